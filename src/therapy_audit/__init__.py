@@ -1,0 +1,3 @@
+"""therapy-audit: audit LLMs and chatbots for clinical safety in mental-health conversations."""
+
+__version__ = "0.1.0"

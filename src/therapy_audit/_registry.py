@@ -1,0 +1,5 @@
+"""Everything Inspect discovers through the ``inspect_ai`` entry point."""
+
+# ruff: noqa: F401
+from therapy_audit.providers.local import local
+from therapy_audit.tasks.stigma import stigma

@@ -1,0 +1,142 @@
+"""Inspect logs -> one tidy DataFrame, a row per sample, epoch and scorer.
+
+Everything a user sees is computed from this frame, and the frame is
+computed from logs alone: settings come from what the log carries (task
+version, task args, model, roles, task metadata), never from file names.
+It reads sample summaries (which carry every score's metadata) rather than
+whole samples, so large logs load quickly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from inspect_ai.log import (
+    EvalLog,
+    list_eval_logs,
+    read_eval_log,
+    read_eval_log_sample_summaries,
+)
+
+from therapy_audit.outcomes import ERROR
+
+#: Columns every frame has, whatever the experiment.
+BASE_COLUMNS = [
+    "log",
+    "eval_id",
+    "run_id",
+    "created",
+    "experiment",
+    "task_version",
+    "respondent",
+    "judge",
+    "system_prompt",
+    "stimulus_set_version",
+    "stimulus_fingerprint",
+    "sample_id",
+    "epoch",
+    "scorer",
+    "outcome",
+    "value",
+    "answer",
+    "error",
+]
+
+
+def log_paths(paths: Iterable[str | Path]) -> list[str]:
+    """Expand log files and folders into ``.eval``/``.json`` log locations (sorted)."""
+    found: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            found.extend(info.name for info in list_eval_logs(str(p), recursive=True))
+        elif p.is_file():
+            found.append(str(p))
+        else:
+            raise FileNotFoundError(f"no log file or folder at {p}")
+    return sorted(set(found))
+
+
+def _value(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
+    spec = log.eval
+    meta = spec.metadata or {}
+    roles = spec.model_roles or {}
+    grader = roles.get("grader")
+    return {
+        "log": path,
+        "eval_id": spec.eval_id,
+        "run_id": spec.run_id,
+        "created": spec.created,
+        "experiment": meta.get("experiment", spec.task),
+        "task_version": str(spec.task_version),
+        "respondent": spec.model,
+        "judge": meta.get("judge") or (grader.model if grader else None),
+        "system_prompt": meta.get("system_prompt"),
+        "stimulus_set_version": meta.get("stimulus_set_version"),
+        "stimulus_fingerprint": meta.get("stimulus_fingerprint"),
+    }
+
+
+def _rows(log: EvalLog, path: str) -> Iterable[dict[str, Any]]:
+    common = _eval_fields(log, path)
+    for summary in read_eval_log_sample_summaries(path):
+        base = dict(common)
+        base.update(
+            {k: v for k, v in (summary.metadata or {}).items() if not isinstance(v, list | dict)}
+        )
+        base.update({"sample_id": str(summary.id), "epoch": summary.epoch})
+        if summary.error or not summary.scores:
+            # Errored samples have no score: they are an outcome, not a gap.
+            yield {
+                **base,
+                "scorer": None,
+                "outcome": ERROR,
+                "value": math.nan,
+                "answer": None,
+                "error": str(summary.error or "no score recorded"),
+            }
+            continue
+        for scorer, score in summary.scores.items():
+            meta = score.metadata or {}
+            yield {
+                **base,
+                **{f"score_{k}": v for k, v in meta.items() if not isinstance(v, list | dict)},
+                "scorer": scorer,
+                "outcome": meta.get("outcome", ERROR),
+                "value": _value(score.value),
+                "answer": score.answer,
+                "error": None,
+            }
+
+
+def results_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Read every log under ``paths`` into one tidy DataFrame.
+
+    Columns: :data:`BASE_COLUMNS`, every scalar sample metadata field (e.g.
+    ``condition``, ``question``, ``headline``, ``order``), and every scalar
+    score metadata field prefixed ``score_``. ``value`` is NaN for outcomes
+    that are not scored. Logs that did not start (no samples) add no rows.
+
+    Example:
+        >>> frame = results_frame(["logs/"])  # doctest: +SKIP
+        >>> frame.groupby("condition")["value"].mean()  # doctest: +SKIP
+    """
+    rows: list[dict[str, Any]] = []
+    for path in log_paths(paths):
+        header = read_eval_log(path, header_only=True)
+        rows.extend(_rows(header, path))
+    frame = pd.DataFrame(rows)
+    for column in BASE_COLUMNS:
+        if column not in frame:
+            frame[column] = pd.Series(dtype=object)
+    return frame

@@ -1,0 +1,215 @@
+"""The ``therapy-audit`` command: thin wrappers over Inspect and our analysis.
+
+``run`` hands off to :func:`inspect_ai.eval` with the settings an audit
+wants by default (cache without expiry, per-attempt timeout, a failed-sample
+budget instead of aborting on one error) and prints the results table and
+the log path. Options fall back to ``THERAPY_AUDIT_*`` environment
+variables; secrets are only ever read from the environment by the providers.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL
+
+DEFAULT_MODEL = f"local/{DEFAULT_LOCAL_MODEL}"
+DEFAULT_LOG_DIR = "logs"
+DEFAULT_ATTEMPT_TIMEOUT = 180
+DEFAULT_FAIL_ON_ERROR = 0.1
+EXPERIMENTS = ("stigma",)
+
+
+def _key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
+    """Parse ``key=value`` pairs (values read as YAML scalars: 1, true, 0.5, text)."""
+    import yaml
+
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint=option)
+        parsed[key.replace("-", "_")] = yaml.safe_load(value)
+    return parsed
+
+
+def model_args_for(model: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Provider defaults we apply: chat completions (not Responses) for OpenAI endpoints."""
+    args = dict(given)
+    if model.startswith("openai/"):
+        args.setdefault("responses_api", False)
+    return args
+
+
+def _tasks(experiment: str, task_args: dict[str, Any]) -> list[Any]:
+    from therapy_audit.tasks.stigma import stigma
+
+    factories = {"stigma": stigma}
+    chosen = EXPERIMENTS if experiment == "all" else (experiment,)
+    return [factories[name](**task_args) for name in chosen]
+
+
+@click.group()
+@click.version_option(package_name="therapy-audit")
+def main() -> None:
+    """Audit LLMs and chatbots for clinical safety in mental-health conversations."""
+
+
+@main.command()
+@click.argument("experiment", type=click.Choice([*EXPERIMENTS, "all"]), default="stigma")
+@click.option(
+    "--model",
+    envvar="THERAPY_AUDIT_MODEL",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Respondent under test (any Inspect model string).",
+)
+@click.option(
+    "--system-prompt",
+    default="none",
+    show_default=True,
+    help="Therapist system prompt: none, steel-man, or a path to a text file.",
+)
+@click.option("--full", is_flag=True, help="Run the whole battery (every demographic variant).")
+@click.option("--limit", type=int, default=None, help="Run at most N samples.")
+@click.option("--epochs", type=int, default=None, help="Repeat each sample N times.")
+@click.option("--temperature", type=float, default=None, help="Respondent sampling temperature.")
+@click.option("--seed", type=int, default=None, help="Respondent sampling seed.")
+@click.option(
+    "--log-dir",
+    envvar="THERAPY_AUDIT_LOG_DIR",
+    default=DEFAULT_LOG_DIR,
+    show_default=True,
+    type=click.Path(file_okay=False),
+)
+@click.option("--no-cache", is_flag=True, help="Do not reuse or store model responses.")
+@click.option("--max-connections", type=int, default=None, help="Concurrent model requests.")
+@click.option(
+    "--attempt-timeout",
+    type=int,
+    default=DEFAULT_ATTEMPT_TIMEOUT,
+    show_default=True,
+    help="Seconds before one model request attempt is abandoned and retried.",
+)
+@click.option(
+    "--fail-on-error",
+    type=float,
+    default=DEFAULT_FAIL_ON_ERROR,
+    show_default=True,
+    help="Share of samples allowed to error before the run fails (errors are recorded).",
+)
+@click.option("-T", "task_arg", multiple=True, help="Task argument key=value (see the task docs).")
+@click.option("-M", "model_arg", multiple=True, help="Model argument key=value.")
+def run(
+    experiment: str,
+    model: str,
+    system_prompt: str,
+    full: bool,
+    limit: int | None,
+    epochs: int | None,
+    temperature: float | None,
+    seed: int | None,
+    log_dir: str,
+    no_cache: bool,
+    max_connections: int | None,
+    attempt_timeout: int,
+    fail_on_error: float,
+    task_arg: tuple[str, ...],
+    model_arg: tuple[str, ...],
+) -> None:
+    """Run an experiment and print its results table and log path."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import CachePolicy
+
+    task_args = {"system_prompt": system_prompt, **_key_values(task_arg, "-T")}
+    if full:
+        task_args["variants"] = "full"
+    try:
+        tasks = _tasks(experiment, task_args)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    generate: dict[str, Any] = {"attempt_timeout": attempt_timeout}
+    if not no_cache:
+        generate["cache"] = CachePolicy(expiry=None)
+    for name, value in (
+        ("temperature", temperature),
+        ("seed", seed),
+        ("max_connections", max_connections),
+    ):
+        if value is not None:
+            generate[name] = value
+    logs = inspect_eval(
+        tasks,
+        model=model,
+        model_args=model_args_for(model, _key_values(model_arg, "-M")),
+        log_dir=log_dir,
+        limit=limit,
+        epochs=epochs,
+        fail_on_error=fail_on_error,
+        **generate,
+    )
+    paths = [log.location for log in logs]
+    click.echo(results_text(paths))
+    for log in logs:
+        click.echo(f"Inspect log ({log.status}): {log.location}")
+    if any(log.status != "success" for log in logs):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True))
+def results(logs: tuple[str, ...]) -> None:
+    """Print the results tables of finished runs (log files or folders)."""
+    click.echo(results_text(list(logs)))
+
+
+@main.command()
+@click.argument("log", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--log-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Where the completed log goes (default: beside the original).",
+)
+def resume(log: str, log_dir: str | None) -> None:
+    """Finish an interrupted run: samples already completed are not asked again."""
+    from inspect_ai import eval_retry
+
+    logs = eval_retry(log, log_dir=log_dir or str(Path(log).parent))
+    click.echo(results_text([entry.location for entry in logs]))
+    for entry in logs:
+        click.echo(f"Inspect log ({entry.status}): {entry.location}")
+
+
+def results_text(paths: list[str]) -> str:
+    """The terminal report for some logs: one section per experiment present."""
+    from therapy_audit.analysis import stigma as stigma_tables
+    from therapy_audit.analysis.frame import results_frame
+    from therapy_audit.analysis.tables import readable_rates, to_text
+
+    frame = results_frame(paths)
+    if frame.empty:
+        return "No samples in these logs."
+    sections = []
+    if (frame["experiment"] == "stigma").any():
+        sections.append(
+            "Stigma rate by condition (headline items; 95% bootstrap CI; n = usable answers)\n"
+            + to_text(readable_rates(stigma_tables.by_condition(frame), "stigma"))
+        )
+        bias = stigma_tables.position_bias(frame)
+        if not bias.empty:
+            sections.append(
+                "Position bias (options asked in both orders; same_letter near 1 means the "
+                "answers follow position, not content)\n" + to_text(bias)
+            )
+            driven = bias[bias["position_driven"]]
+            for _, row in driven.iterrows():
+                sections.append(
+                    f"WARNING: {row['respondent']} ({row['system_prompt']}) answers by option "
+                    "position: its stigma rates are not interpretable."
+                )
+    return "\n\n".join(sections)

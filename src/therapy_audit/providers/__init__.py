@@ -1,0 +1,1 @@
+"""Inspect model providers shipped with therapy-audit (registered via ``_registry``)."""

@@ -1,0 +1,231 @@
+"""An Inspect ``ModelAPI`` that runs a GGUF chat model in-process with llama.cpp.
+
+Why in-process: the default audit must run offline on a laptop with nothing
+but pip. ``xllamacpp`` ships prebuilt llama.cpp wheels and exposes the
+server's chat-completions handler directly, which applies the GGUF's chat
+template, returns top log-probabilities, and keeps one slot whose evaluated
+prompt prefix is reused by the next request that shares it. That last point
+is why access is serialised: one loaded model, one slot, requests in order,
+so consecutive questions about the same vignette pay only for the question.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    Logprob,
+    Logprobs,
+    ModelAPI,
+    ModelCall,
+    ModelOutput,
+    ModelUsage,
+    TopLogprob,
+)
+from inspect_ai.tool import ToolChoice, ToolInfo
+
+from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL, resolve_model_file
+
+DEFAULT_N_CTX = 4096
+DEFAULT_MAX_TOKENS = 512
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class _EngineKey:
+    path: Path
+    n_ctx: int
+    n_threads: int
+
+
+class _Engine:
+    """One loaded model and the lock that serialises its single slot."""
+
+    def __init__(self, key: _EngineKey) -> None:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(key.path)
+        params.n_ctx = key.n_ctx
+        params.n_parallel = 1
+        params.cpuparams.n_threads = key.n_threads
+        params.cpuparams_batch.n_threads = key.n_threads
+        params.warmup = False
+        params.verbosity = -1  # llama.cpp logs every request otherwise
+        self.server = xllamacpp.Server(params)
+        self.lock = threading.Lock()
+
+    def chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            return self.server.handle_chat_completions(request)
+
+
+_ENGINES: dict[_EngineKey, _Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine(key: _EngineKey) -> _Engine:
+    """Load each (file, context, threads) once per process; every model role shares it."""
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            _ENGINES[key] = _Engine(key)
+        return _ENGINES[key]
+
+
+def _role(message: ChatMessage) -> str:
+    return "assistant" if message.role == "assistant" else message.role
+
+
+def _to_request(
+    messages: list[ChatMessage], config: GenerateConfig, default_max_tokens: int
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "messages": [
+            {"role": _role(m), "content": m.text}
+            for m in messages
+            if m.role in ("system", "user", "assistant")
+        ],
+        "max_tokens": config.max_tokens or default_max_tokens,
+        "temperature": config.temperature if config.temperature is not None else 0.0,
+        "seed": config.seed if config.seed is not None else DEFAULT_SEED,
+    }
+    if config.top_p is not None:
+        request["top_p"] = config.top_p
+    if config.top_k is not None:
+        request["top_k"] = config.top_k
+    if config.stop_seqs:
+        request["stop"] = list(config.stop_seqs)
+    if config.logprobs:
+        request["logprobs"] = True
+        request["top_logprobs"] = config.top_logprobs or 5
+    return request
+
+
+def _logprobs(choice: dict[str, Any]) -> Logprobs | None:
+    content = (choice.get("logprobs") or {}).get("content")
+    if not content:
+        return None
+    return Logprobs(
+        content=[
+            Logprob(
+                token=item["token"],
+                logprob=item["logprob"],
+                bytes=item.get("bytes"),
+                top_logprobs=[
+                    TopLogprob(token=t["token"], logprob=t["logprob"], bytes=t.get("bytes"))
+                    for t in item.get("top_logprobs") or []
+                ],
+            )
+            for item in content
+        ]
+    )
+
+
+def _usage(response: dict[str, Any]) -> ModelUsage:
+    usage = response.get("usage") or {}
+    prompt = int(usage.get("prompt_tokens", 0))
+    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0))
+    output = int(usage.get("completion_tokens", 0))
+    return ModelUsage(
+        input_tokens=prompt - cached,
+        input_tokens_cache_read=cached,
+        output_tokens=output,
+        total_tokens=prompt + output,
+    )
+
+
+def _output(model: str, response: dict[str, Any]) -> ModelOutput:
+    choice = response["choices"][0]
+    finish = choice.get("finish_reason")
+    stop_reason = {"stop": "stop", "length": "max_tokens"}.get(finish, "unknown")
+    message = ChatMessageAssistant(
+        content=choice["message"].get("content") or "", model=model, source="generate"
+    )
+    return ModelOutput(
+        model=model,
+        choices=[
+            ChatCompletionChoice(
+                message=message, stop_reason=stop_reason, logprobs=_logprobs(choice)
+            )
+        ],
+        usage=_usage(response),
+    )
+
+
+class LocalModelAPI(ModelAPI):
+    """``local/<alias or path.gguf>``: a GGUF chat model run in this process.
+
+    Model args (``-M``): ``n_ctx`` (context window, default 4096),
+    ``n_threads`` (default: all cores).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),  # noqa: B008 (Inspect's own signature)
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        **model_args: Any,
+    ) -> None:
+        super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+        if model_args:
+            raise ValueError(
+                f"unknown model args for local/{model_name}: {sorted(model_args)}; "
+                "allowed: n_ctx, n_threads"
+            )
+        if config.max_connections is None:
+            # Inspect's adaptive concurrency ignores max_connections() unless the
+            # config names a limit; one slot means one request at a time.
+            config.max_connections = 1
+        self.path = resolve_model_file(model_name or DEFAULT_LOCAL_MODEL)
+        self.n_ctx = int(n_ctx)
+        self.key = _EngineKey(self.path, self.n_ctx, int(n_threads or os.cpu_count() or 1))
+
+    def max_connections(self) -> int:
+        """One slot: more connections would only queue on the lock and spoil prefix reuse."""
+        return 1
+
+    def connection_key(self) -> str:
+        """Every role using the same loaded model shares one connection pool."""
+        return str(self.key)
+
+    def max_tokens(self) -> int | None:
+        """Default reply budget when the task sets none."""
+        return DEFAULT_MAX_TOKENS
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> tuple[ModelOutput | Exception, ModelCall]:
+        """Run one chat completion on a worker thread (the event loop stays free)."""
+        engine = _engine(self.key)
+        request = _to_request(input, config, DEFAULT_MAX_TOKENS)
+        started = time.monotonic()
+        response = await anyio.to_thread.run_sync(engine.chat, request)
+        call = ModelCall.create(request=request, response=response, time=time.monotonic() - started)
+        error = response.get("error")
+        if error:
+            if error.get("type") == "exceed_context_size_error":
+                # Inspect's convention for "the prompt did not fit": nothing was generated.
+                overflow = ModelOutput.from_content(
+                    self.model_name, error.get("message", ""), stop_reason="model_length"
+                )
+                overflow.usage = ModelUsage()
+                return overflow, call
+            return RuntimeError(f"llama.cpp error: {error.get('message', error)}"), call
+        return _output(self.model_name, response), call

@@ -1,0 +1,364 @@
+"""Pydantic models for every stimulus file shipped with (or given to) therapy-audit.
+
+Stimuli are clinical test material, so a malformed file must fail loudly and
+say exactly where: :func:`load_yaml_model` turns pydantic's errors into a
+:class:`StimulusFileError` naming the file and the field path.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+FEATURE_IDS = range(1, 18)
+
+
+class StimulusFileError(ValueError):
+    """A stimulus file could not be read or does not match its schema."""
+
+
+class StrictModel(BaseModel):
+    """Base for stimulus models: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- #
+# Features of good therapy
+# --------------------------------------------------------------------------- #
+class Feature(StrictModel):
+    """One of the 17 features of good therapy from Moore et al.'s mapping review."""
+
+    id: int = Field(ge=1, le=17)
+    slug: str = Field(pattern=SLUG_PATTERN)
+    group: str
+    name: str
+    description: str
+    testable_in_text: bool
+    why_not_testable: str | None = None
+
+    @model_validator(mode="after")
+    def _untestable_needs_reason(self) -> Feature:
+        if not self.testable_in_text and not self.why_not_testable:
+            raise ValueError("why_not_testable is required when testable_in_text is false")
+        return self
+
+
+class FeaturesFile(StrictModel):
+    """``features.yaml``: the 17 features, each exactly once."""
+
+    features: list[Feature]
+
+    @field_validator("features")
+    @classmethod
+    def _all_seventeen(cls, features: list[Feature]) -> list[Feature]:
+        ids = sorted(f.id for f in features)
+        if ids != list(FEATURE_IDS):
+            raise ValueError(f"expected feature ids 1..17 exactly once, got {ids}")
+        return features
+
+
+# --------------------------------------------------------------------------- #
+# Stigma battery
+# --------------------------------------------------------------------------- #
+StigmaCode = Literal["stigmatizing", "not_stigmatizing", "unknown"]
+
+
+class AnswerOption(StrictModel):
+    """An answer option; its stigma code lives on the option, never on its position."""
+
+    text: str = Field(min_length=1)
+    code: StigmaCode
+
+
+class StigmaQuestion(StrictModel):
+    """A question asked after a vignette; options are listed in scale order."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    kind: Literal["social_distance", "dangerousness", "attribution"]
+    text: str = Field(min_length=1)
+    paraphrases: list[str] = Field(default_factory=list)
+    options: list[AnswerOption] = Field(min_length=3)
+    headline: bool = Field(
+        description="Counted in the pooled stigma rate (the paper's 5 social-distance items "
+        "and violence toward others)."
+    )
+
+    @field_validator("options")
+    @classmethod
+    def _one_do_not_know_last(cls, options: list[AnswerOption]) -> list[AnswerOption]:
+        unknown = [i for i, o in enumerate(options) if o.code == "unknown"]
+        if unknown != [len(options) - 1]:
+            raise ValueError("exactly one option must have code 'unknown' and it must be last")
+        return options
+
+
+class Gender(StrictModel):
+    """A gender variant with the words a vignette template needs for it."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    noun: str
+    subj: str
+    obj: str
+    poss: str
+    refl: str
+    plural_verbs: bool = Field(description="True for singular 'they' (they are, they work).")
+
+
+class Race(StrictModel):
+    """A race/ethnicity variant."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    adjective: str
+
+
+class Education(StrictModel):
+    """An education level, phrased to follow 'who'."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    phrase: str
+
+
+class StigmaCondition(StrictModel):
+    """A vignette condition (control or a disorder) with its text template."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    label: str
+    control: bool = False
+    template: str = Field(min_length=50)
+    rationale: str
+
+
+class StigmaBattery(StrictModel):
+    """``stigma/battery.yaml``: demographics, vignettes and questions."""
+
+    instructions: str
+    genders: list[Gender]
+    races: list[Race]
+    educations: list[Education]
+    names: dict[str, dict[str, str]] = Field(description="names[gender_id][race_id] -> first name")
+    conditions: list[StigmaCondition]
+    questions: list[StigmaQuestion]
+
+    @model_validator(mode="after")
+    def _names_cover_every_cell(self) -> StigmaBattery:
+        for gender in self.genders:
+            for race in self.races:
+                if race.id not in self.names.get(gender.id, {}):
+                    raise ValueError(f"names.{gender.id}.{race.id} is missing")
+        _unique("conditions", [c.id for c in self.conditions])
+        _unique("questions", [q.id for q in self.questions])
+        return self
+
+
+# --------------------------------------------------------------------------- #
+# Crisis (appropriate-response) stimuli
+# --------------------------------------------------------------------------- #
+class Turn(StrictModel):
+    """One turn of a conversation, in therapy roles (mapped to user/assistant later)."""
+
+    role: Literal["client", "therapist"]
+    content: str = Field(min_length=1)
+
+
+class PatternCheck(StrictModel):
+    """A deterministic stand-in for the judge.
+
+    If any regular expression in ``yes_if_any`` matches the reply
+    (case-insensitive), the criterion's answer is "yes"; otherwise "no".
+    It only proves presence: use it where presence decides the criterion.
+    """
+
+    yes_if_any: list[str] = Field(min_length=1)
+
+    @field_validator("yes_if_any")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from exc
+        return patterns
+
+
+class CrisisStimulus(StrictModel):
+    """A client message (maybe after earlier turns) and the yes/no criterion judging a reply."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    framing: Literal["explicit", "implicit"]
+    turns: list[Turn] = Field(min_length=1)
+    criterion: str = Field(min_length=10)
+    appropriate_answer: Literal["yes", "no"]
+    rationale: str = Field(min_length=10)
+    features: list[int] = Field(min_length=1)
+    check: PatternCheck | None = None
+    paraphrases: list[str] = Field(
+        default_factory=list, description="Other wordings of the final client turn."
+    )
+
+    @field_validator("turns")
+    @classmethod
+    def _ends_with_client(cls, turns: list[Turn]) -> list[Turn]:
+        if turns[-1].role != "client":
+            raise ValueError("the last turn must be the client's")
+        for before, after in zip(turns, turns[1:], strict=False):
+            if before.role == after.role:
+                raise ValueError("turns must alternate between client and therapist")
+        return turns
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, features: list[int]) -> list[int]:
+        return _check_feature_ids(features)
+
+    @field_validator("criterion")
+    @classmethod
+    def _criterion_is_question(cls, criterion: str) -> str:
+        if not criterion.rstrip().endswith("?"):
+            raise ValueError("the criterion must be a yes/no question ending with '?'")
+        return criterion
+
+
+class CrisisConditionFile(StrictModel):
+    """``crisis/<condition>.yaml``: one condition and its stimuli."""
+
+    condition: str = Field(pattern=SLUG_PATTERN)
+    label: str
+    description: str
+    stimuli: list[CrisisStimulus] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CrisisConditionFile:
+        _unique("stimuli", [s.id for s in self.stimuli])
+        return self
+
+
+# --------------------------------------------------------------------------- #
+# Therapy transcripts used as context
+# --------------------------------------------------------------------------- #
+class Transcript(StrictModel):
+    """A therapy session (synthetic, in-house) into which stimuli are inserted."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    title: str
+    condition: str
+    description: str
+    turns: list[Turn] = Field(min_length=4)
+
+
+# --------------------------------------------------------------------------- #
+# Personas for multi-turn runs with a simulated client
+# --------------------------------------------------------------------------- #
+class TurnCriterion(StrictModel):
+    """A yes/no question the judge asks of every assistant turn of a conversation."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    question: str = Field(min_length=10)
+    appropriate_answer: Literal["yes", "no"]
+    check: PatternCheck | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _is_question(cls, question: str) -> str:
+        if not question.rstrip().endswith("?"):
+            raise ValueError("the criterion must be a yes/no question ending with '?'")
+        return question
+
+
+class EscalationStep(StrictModel):
+    """What the simulated client discloses or pushes for from a given turn on."""
+
+    from_turn: int = Field(ge=1)
+    behaviour: str = Field(min_length=10)
+
+
+class Persona(StrictModel):
+    """A simulated client: a person, not a symptom list, with a slow path to the risk."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    name: str
+    age: int = Field(ge=13, le=100)
+    condition: str = Field(pattern=SLUG_PATTERN)
+    background: str = Field(min_length=40)
+    voice: str = Field(min_length=20, description="How the client writes.")
+    wants: str = Field(description="What the client wants from the assistant.")
+    hides: str = Field(description="What the client keeps back at first.")
+    opening_message: str = Field(min_length=1)
+    escalation: list[EscalationStep] = Field(min_length=2)
+    stop_when: str = Field(description="When a real person would end the conversation.")
+    criteria: list[TurnCriterion] = Field(min_length=1)
+    rationale: str = Field(min_length=10)
+    features: list[int] = Field(min_length=1)
+
+    @field_validator("escalation")
+    @classmethod
+    def _ordered(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        turns = [s.from_turn for s in steps]
+        if turns != sorted(set(turns)):
+            raise ValueError("escalation steps must have strictly increasing from_turn")
+        return steps
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, features: list[int]) -> list[int]:
+        return _check_feature_ids(features)
+
+
+# --------------------------------------------------------------------------- #
+# Loading with errors that name file and field
+# --------------------------------------------------------------------------- #
+M = TypeVar("M", bound=BaseModel)
+
+
+def _check_feature_ids(features: list[int]) -> list[int]:
+    unknown = [f for f in features if f not in FEATURE_IDS]
+    if unknown:
+        raise ValueError(f"unknown feature ids {unknown}; features are numbered 1..17")
+    return features
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"duplicate id {item!r} in {what}")
+        seen.add(item)
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """Render pydantic errors as ``file: field.path: message`` lines."""
+    lines = []
+    for err in error.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"{source}: {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_model(model: type[M], data: object, source: str) -> M:
+    """Validate ``data`` against ``model``; errors name ``source`` and the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise StimulusFileError(format_validation_error(source, exc)) from None
+
+
+def load_yaml_model(model: type[M], path: Path | str, text: str | None = None) -> M:
+    """Read a YAML file and validate it; a YAML syntax error names file and line."""
+    source = str(path)
+    try:
+        raw = text if text is not None else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StimulusFileError(f"{source}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise StimulusFileError(f"{source}:{line}: invalid YAML: {exc}") from None
+    return parse_model(model, data, source)

@@ -1,0 +1,1 @@
+"""Stimulus data files (YAML), versioned with the package; see ``manifest.yaml``."""

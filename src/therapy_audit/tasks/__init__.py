@@ -1,0 +1,1 @@
+"""Inspect tasks, one module per experiment."""
