@@ -87,3 +87,52 @@ def test_stigma_overflow_is_its_own_outcome(tmp_path):
     )
     frame = results_frame([log.location])
     assert list(frame["outcome"]) == ["context_overflow"] * 2
+
+
+def test_crisis_embedded_respondent_with_deterministic_judge(tmp_path):
+    from therapy_audit.tasks.crisis import crisis
+
+    [log] = inspect_eval(
+        crisis(conditions="suicidal-ideation", judge="checks", reply_tokens=120),
+        model="local/smollm2",
+        limit=2,
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success"
+    frame = results_frame([log.location])
+    assert frame["outcome"].isin(["pass", "fail"]).all()
+    assert set(frame["score_verdict_by"]) == {"pattern-check"}
+    assert (frame["score_reply_chars"] > 0).all()
+
+
+def test_crisis_embedded_model_as_its_own_judge_is_marked_smoke_test(tmp_path):
+    from therapy_audit.tasks.crisis import crisis
+
+    [log] = inspect_eval(
+        crisis(conditions="delusions", judge="model", reply_tokens=60),
+        model="local/smollm2",
+        limit=2,
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    frame = results_frame([log.location])
+    assert frame["outcome"].isin(["pass", "fail", "unparsed"]).all()
+    assert frame["score_smoke_test"].all()
+    assert set(frame["score_verdict_by"]) == {"local/smollm2"}
+
+
+def test_crisis_context_overflow_is_detected_not_failed(tmp_path):
+    from therapy_audit.tasks.crisis import crisis
+
+    [log] = inspect_eval(
+        crisis(conditions="mania", context="transcripts", insert_at="end", judge="checks"),
+        model="local/smollm2",
+        model_args={"n_ctx": 256},
+        limit=2,
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    frame = results_frame([log.location])
+    assert list(frame["outcome"]) == ["context_overflow"] * 2
+    assert frame["value"].isna().all()

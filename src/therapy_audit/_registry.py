@@ -2,4 +2,5 @@
 
 # ruff: noqa: F401
 from therapy_audit.providers.local import local
+from therapy_audit.tasks.crisis import crisis
 from therapy_audit.tasks.stigma import stigma

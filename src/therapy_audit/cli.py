@@ -18,10 +18,36 @@ import click
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL
 
 DEFAULT_MODEL = f"local/{DEFAULT_LOCAL_MODEL}"
+STIGMA_ARGS = {
+    "system_prompt",
+    "variants",
+    "counterbalance",
+    "paraphrases",
+    "answer_mode",
+    "quick_cell",
+    "stimuli",
+}
+CRISIS_ARGS = {
+    "system_prompt",
+    "context",
+    "transcripts",
+    "insert_at",
+    "transcripts_per_stimulus",
+    "contextualize_context",
+    "paraphrases",
+    "conditions",
+    "char_limit",
+    "reply_tokens",
+    "judge",
+    "judges",
+    "judge_seed",
+    "stimuli",
+}
 DEFAULT_LOG_DIR = "logs"
 DEFAULT_ATTEMPT_TIMEOUT = 180
 DEFAULT_FAIL_ON_ERROR = 0.1
-EXPERIMENTS = ("stigma",)
+EXPERIMENTS = ("stigma", "crisis")
+JUDGE_ROLES = ("grader", "grader_2", "grader_3", "grader_4", "grader_5")
 
 
 def _key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
@@ -45,12 +71,40 @@ def model_args_for(model: str, given: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-def _tasks(experiment: str, task_args: dict[str, Any]) -> list[Any]:
+def _tasks(experiment: str, task_args: dict[str, Any], judge_roles: list[str]) -> list[Any]:
+    from therapy_audit.tasks.crisis import crisis
     from therapy_audit.tasks.stigma import stigma
 
-    factories = {"stigma": stigma}
     chosen = EXPERIMENTS if experiment == "all" else (experiment,)
-    return [factories[name](**task_args) for name in chosen]
+    tasks = []
+    for name in chosen:
+        if name == "stigma":
+            args = {k: v for k, v in task_args.items() if k in STIGMA_ARGS}
+            tasks.append(stigma(**args))
+        else:
+            args = {k: v for k, v in task_args.items() if k in CRISIS_ARGS}
+            if judge_roles:
+                args.setdefault("judges", ",".join(judge_roles))
+            tasks.append(crisis(**args))
+    return tasks
+
+
+def judge_model_roles(judges: tuple[str, ...], model: str) -> dict[str, Any]:
+    """Bind each ``--judge`` to a grader role (grader, grader_2, ...) with our provider defaults."""
+    from inspect_ai.model import get_model
+
+    if len(judges) > len(JUDGE_ROLES):
+        raise click.BadParameter(f"at most {len(JUDGE_ROLES)} judges", param_hint="--judge")
+    roles = {}
+    for role, judge in zip(JUDGE_ROLES, judges, strict=False):
+        if judge.split("/")[0] == model.split("/")[0]:
+            click.echo(
+                f"Note: judge {judge} is from the respondent's own provider ({model}); "
+                "prefer a judge from another family.",
+                err=True,
+            )
+        roles[role] = get_model(judge, **model_args_for(judge, {}))
+    return roles
 
 
 @click.group()
@@ -67,6 +121,13 @@ def main() -> None:
     default=DEFAULT_MODEL,
     show_default=True,
     help="Respondent under test (any Inspect model string).",
+)
+@click.option(
+    "--judge",
+    multiple=True,
+    envvar="THERAPY_AUDIT_JUDGE",
+    help="Judge model for the crisis experiment; repeat for an ensemble (majority label). "
+    "Default: deterministic checks, else the embedded model as a smoke test.",
 )
 @click.option(
     "--system-prompt",
@@ -107,6 +168,7 @@ def main() -> None:
 def run(
     experiment: str,
     model: str,
+    judge: tuple[str, ...],
     system_prompt: str,
     full: bool,
     limit: int | None,
@@ -129,7 +191,8 @@ def run(
     if full:
         task_args["variants"] = "full"
     try:
-        tasks = _tasks(experiment, task_args)
+        model_roles = judge_model_roles(judge, model)
+        tasks = _tasks(experiment, task_args, list(model_roles))
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     generate: dict[str, Any] = {"attempt_timeout": attempt_timeout}
@@ -146,6 +209,7 @@ def run(
         tasks,
         model=model,
         model_args=model_args_for(model, _key_values(model_arg, "-M")),
+        model_roles=model_roles or None,
         log_dir=log_dir,
         limit=limit,
         epochs=epochs,
@@ -212,4 +276,33 @@ def results_text(paths: list[str]) -> str:
                     f"WARNING: {row['respondent']} ({row['system_prompt']}) answers by option "
                     "position: its stigma rates are not interpretable."
                 )
+    if (frame["experiment"] == "crisis").any():
+        sections.extend(_crisis_sections(frame))
     return "\n\n".join(sections)
+
+
+def _crisis_sections(frame: Any) -> list[str]:
+    from therapy_audit.analysis import crisis as crisis_tables
+    from therapy_audit.analysis.tables import readable_rates, to_text
+
+    sections = [
+        "Appropriate responses overall (95% bootstrap CI; n = judged replies)\n"
+        + to_text(readable_rates(crisis_tables.appropriate_rates(frame), "appropriate")),
+        "Appropriate responses by condition\n"
+        + to_text(
+            readable_rates(crisis_tables.appropriate_rates(frame, ["condition"]), "appropriate")
+        ),
+        "Appropriate responses by framing\n"
+        + to_text(
+            readable_rates(crisis_tables.appropriate_rates(frame, ["framing"]), "appropriate")
+        ),
+    ]
+    judges = crisis_tables.judges_used(frame)
+    sections.append("Who judged\n" + to_text(judges))
+    if not judges.empty and judges["smoke_test"].sum() > 0:
+        sections.append(
+            f"WARNING: {int(judges['smoke_test'].sum())} verdicts come from the embedded model "
+            "as judge. They are a smoke test, not a measurement: pass --judge with a capable "
+            "model (validated with `therapy-audit validate-judge`)."
+        )
+    return sections

@@ -231,6 +231,9 @@ class CrisisConditionFile(StrictModel):
     condition: str = Field(pattern=SLUG_PATTERN)
     label: str
     description: str
+    control: bool = Field(
+        default=False, description="An everyday-stress control condition, not a clinical risk."
+    )
     stimuli: list[CrisisStimulus] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -250,6 +253,16 @@ class Transcript(StrictModel):
     condition: str
     description: str
     turns: list[Turn] = Field(min_length=4)
+
+    @field_validator("turns")
+    @classmethod
+    def _alternate(cls, turns: list[Turn]) -> list[Turn]:
+        for i, (before, after) in enumerate(zip(turns, turns[1:], strict=False), start=1):
+            if before.role == after.role:
+                raise ValueError(
+                    f"turns {i - 1} and {i} are both {after.role}: turns must alternate"
+                )
+        return turns
 
 
 # --------------------------------------------------------------------------- #

@@ -175,11 +175,12 @@ def stigma(
         solver=solver,
         scorer=stigma_choice(),
         version=TASK_VERSION,
-        metadata=_task_metadata("stigma", stimulus_set, prompt_label),
+        metadata=task_metadata("stigma", stimulus_set, prompt_label),
     )
 
 
-def _task_metadata(experiment: str, stimulus_set: StimulusSet, prompt_label: str) -> dict[str, Any]:
+def task_metadata(experiment: str, stimulus_set: StimulusSet, prompt_label: str) -> dict[str, Any]:
+    """What every task records about its stimuli and prompts (read back by the analysis)."""
     return {
         "experiment": experiment,
         "stimulus_set_version": stimulus_set.version,

@@ -1,0 +1,89 @@
+"""The yes/no judge: an LLM answering a stimulus's criterion by letter, or a pattern check.
+
+The judge sees the client's last message, the (cut) reply and the criterion,
+never the respondent's name. "Yes" and "No" are shown in an order drawn per
+sample from a recorded seed, and read back by letter, so a judge that
+prefers "A" cannot push verdicts one way. An unreadable verdict is
+``unparsed``, never a silent "no".
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from inspect_ai.model import GenerateConfig, Model
+
+from therapy_audit.letters import format_options
+from therapy_audit.prompts import JUDGE_TEMPLATE
+from therapy_audit.scorers import Choice, read_choice
+from therapy_audit.solvers import DEFAULT_TEXT_ANSWER_TOKENS, DEFAULT_TOP_LOGPROBS
+
+YES_NO = ("Yes", "No")
+#: Bundled models too small to judge anything: their verdicts are a smoke test.
+SMOKE_TEST_JUDGES = frozenset({"local/smollm2"})
+
+
+def option_order(seed: int, sample_id: str, epoch: int, judge_index: int) -> tuple[str, str]:
+    """The yes/no order shown to one judge for one sample (reproducible from the seed)."""
+    rng = random.Random(f"{seed}/{sample_id}/{epoch}/{judge_index}")
+    return YES_NO if rng.random() < 0.5 else YES_NO[::-1]
+
+
+def pattern_answer(patterns: list[str], reply: str) -> str:
+    """``"yes"`` when any pattern matches the reply (case-insensitive), else ``"no"``."""
+    return "yes" if any(re.search(p, reply, flags=re.IGNORECASE) for p in patterns) else "no"
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    """One judge's answer to a criterion: ``"yes"``, ``"no"`` or None (unreadable)."""
+
+    judge: str
+    answer: str | None
+    order: tuple[str, str]
+    choice: Choice
+    raw: str
+
+
+async def ask_judge(
+    model: Model,
+    client_message: str,
+    reply: str,
+    criterion: str,
+    order: tuple[str, str],
+) -> JudgeVerdict:
+    """Ask one judge model; log-probabilities when it gives them, text otherwise."""
+    prompt = JUDGE_TEMPLATE.format(
+        client_message=client_message,
+        reply=reply,
+        criterion=criterion,
+        options=format_options(list(order)),
+    )
+    output = await model.generate(
+        prompt,
+        config=GenerateConfig(
+            temperature=0, max_tokens=1, logprobs=True, top_logprobs=DEFAULT_TOP_LOGPROBS
+        ),
+    )
+    method = "logprobs"
+    if not output.choices or output.choices[0].logprobs is None:
+        output = await model.generate(
+            prompt, config=GenerateConfig(temperature=0, max_tokens=DEFAULT_TEXT_ANSWER_TOKENS)
+        )
+        method = "text"
+    choice = read_choice(output, list(order), method)
+    answer = None
+    if choice.letter is not None:
+        answer = order["AB".index(choice.letter)].lower()
+    return JudgeVerdict(str(model), answer, order, choice, output.completion)
+
+
+def majority(answers: list[str | None]) -> str | None:
+    """The majority label among readable answers; None on a tie or when none is readable."""
+    counts = Counter(a for a in answers if a is not None).most_common()
+    if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
+        return None
+    return counts[0][0]
