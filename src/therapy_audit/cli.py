@@ -306,3 +306,13 @@ def _crisis_sections(frame: Any) -> list[str]:
             "model (validated with `therapy-audit validate-judge`)."
         )
     return sections
+
+
+def _register_commands() -> None:
+    from therapy_audit.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_commands()
