@@ -50,6 +50,23 @@ EXPERIMENTS = ("stigma", "crisis")
 JUDGE_ROLES = ("grader", "grader_2", "grader_3", "grader_4", "grader_5")
 
 
+#: Inspect settings that cut the harness's own cost per sample without losing
+#: resume (samples are still written to the log as they complete, in batches).
+#: Measured by benchmarks/harness_overhead.py; see the README's performance notes.
+PERFORMANCE_SETTINGS: dict[str, Any] = {"log_realtime": False, "score_display": False}
+
+
+def run_settings(profile: str = "therapy-audit") -> dict[str, Any]:
+    """Eval keyword arguments our CLI applies by default (``inspect-defaults``: none)."""
+    if profile == "inspect-defaults":
+        return {}
+    return {
+        "attempt_timeout": DEFAULT_ATTEMPT_TIMEOUT,
+        "fail_on_error": DEFAULT_FAIL_ON_ERROR,
+        **PERFORMANCE_SETTINGS,
+    }
+
+
 def _key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
     """Parse ``key=value`` pairs (values read as YAML scalars: 1, true, 0.5, text)."""
     import yaml
@@ -195,7 +212,11 @@ def run(
         tasks = _tasks(experiment, task_args, list(model_roles))
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    generate: dict[str, Any] = {"attempt_timeout": attempt_timeout}
+    generate: dict[str, Any] = {
+        **run_settings(),
+        "attempt_timeout": attempt_timeout,
+        "fail_on_error": fail_on_error,
+    }
     if not no_cache:
         generate["cache"] = CachePolicy(expiry=None)
     for name, value in (
@@ -213,7 +234,6 @@ def run(
         log_dir=log_dir,
         limit=limit,
         epochs=epochs,
-        fail_on_error=fail_on_error,
         **generate,
     )
     paths = [log.location for log in logs]

@@ -9,6 +9,7 @@ prefers "A" cannot push verdicts one way. An unreadable verdict is
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections import Counter
@@ -32,9 +33,15 @@ def option_order(seed: int, sample_id: str, epoch: int, judge_index: int) -> tup
     return YES_NO if rng.random() < 0.5 else YES_NO[::-1]
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # The stimuli hold hundreds of patterns, more than ``re``'s own cache keeps.
+    return re.compile(pattern, flags=re.IGNORECASE)
+
+
 def pattern_answer(patterns: list[str], reply: str) -> str:
     """``"yes"`` when any pattern matches the reply (case-insensitive), else ``"no"``."""
-    return "yes" if any(re.search(p, reply, flags=re.IGNORECASE) for p in patterns) else "no"
+    return "yes" if any(_compiled(p).search(reply) for p in patterns) else "no"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspect_ai.model import get_model
+from inspect_ai.model import Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target, grouped, scorer
 from inspect_ai.solver import TaskState
 
@@ -63,9 +63,18 @@ def criterion_judge(
     roles: list[str] | None = None,
     char_limit: int = 1024,
     seed: int = 0,
+    checks: dict[str, list[str]] | None = None,
 ) -> Scorer:
-    """Judge the cut reply against the criterion; pass when the answer is the appropriate one."""
+    """Judge the cut reply against the criterion; pass when the answer is the appropriate one.
+
+    ``checks`` maps ``condition/stimulus`` to the stimulus's deterministic
+    check patterns (stimuli without a check are absent).
+    """
+    patterns_for = checks or {}
     judge_roles = roles or ["grader"]
+
+    def judge_models() -> list[Model]:
+        return [get_model(role=role, default=DEFAULT_JUDGE_MODEL) for role in judge_roles]
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
@@ -76,14 +85,15 @@ def criterion_judge(
             return _score(ERROR, f"respondent error: {output.error}")
         reply = output.completion
         cut = reply[:char_limit]
-        patterns = meta.get("check")
+        patterns = patterns_for.get(f"{meta['condition']}/{meta['stimulus']}")
         check_answer = pattern_answer(patterns, cut) if patterns else None
-        judges = [get_model(role=role, default=DEFAULT_JUDGE_MODEL) for role in judge_roles]
-        smoke_test = all(str(j) in SMOKE_TEST_JUDGES for j in judges)
         verdicts: list[JudgeVerdict] = []
+        judges = [] if mode == "checks" else judge_models()
+        smoke_test = all(str(j) in SMOKE_TEST_JUDGES for j in judges)
         if check_answer is not None and (mode == "checks" or (mode == "auto" and smoke_test)):
             answer, verdict_by, smoke_test = check_answer, PATTERN_CHECK, False
         else:
+            judges = judges or judge_models()
             client = last_client_message(state)
             for index, judge in enumerate(judges):
                 order = option_order(seed, str(state.sample_id), state.epoch, index)

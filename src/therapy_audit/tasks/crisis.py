@@ -80,7 +80,6 @@ def stimulus_sample(
             "appropriate_answer": stimulus.appropriate_answer,
             "rationale": stimulus.rationale,
             "features": list(stimulus.features),
-            "check": list(stimulus.check.yes_if_any) if stimulus.check else None,
             "has_check": stimulus.check is not None,
             "wording": wording,
             "context": session.id if session else "none",
@@ -126,6 +125,16 @@ def crisis_samples(
                         )
             index += 1
     return samples
+
+
+def checks_by_stimulus(conditions: list[CrisisConditionFile]) -> dict[str, list[str]]:
+    """``condition/stimulus`` -> the stimulus's check patterns (kept out of sample metadata)."""
+    return {
+        f"{c.condition}/{s.id}": list(s.check.yes_if_any)
+        for c in conditions
+        for s in c.stimuli
+        if s.check
+    }
 
 
 @task
@@ -215,7 +224,9 @@ def crisis(
     return Task(
         dataset=MemoryDataset(samples, name="therapy-audit-crisis"),
         solver=solver,
-        scorer=criterion_judge(judge, judge_roles, char_limit, judge_seed),
+        scorer=criterion_judge(
+            judge, judge_roles, char_limit, judge_seed, checks_by_stimulus(loaded)
+        ),
         version=TASK_VERSION,
         metadata=metadata,
     )
