@@ -94,8 +94,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--latency", type=float, nargs="+", default=[0.05, 1.0])
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--profile", choices=["inspect-defaults", "therapy-audit"],
-                        nargs="+", default=["inspect-defaults", "therapy-audit"])
+    parser.add_argument(
+        "--profile",
+        choices=["inspect-defaults", "therapy-audit"],
+        nargs="+",
+        default=["inspect-defaults", "therapy-audit"],
+    )
     args = parser.parse_args()
     for profile in args.profile:
         for latency in args.latency:

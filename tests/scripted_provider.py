@@ -7,6 +7,7 @@ unreadable answers, refusals, errors); the real embedded model is tested too.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,24 @@ def _options(prompt: str) -> dict[str, str]:
 
 def _letter_for(prompt: str, text: str) -> str:
     return next(letter for letter, option in _options(prompt).items() if option == text)
+
+
+def _client_turn(prompt: str) -> int:
+    """The turn number in the simulated client's note ("...'s message 3: ...")."""
+    found = re.search(r"message (\d+):", prompt)
+    return int(found.group(1)) if found else 0
+
+
+def _client_line(prompt: str) -> int:
+    """N in a scripted client's "client line N" (0 for the persona's opening message)."""
+    found = re.search(r"client line (\d+)", prompt)
+    return int(found.group(1)) if found else 0
+
+
+def _judged_reply(prompt: str) -> str:
+    """The reply section of a judge prompt."""
+    found = re.search(r"Chatbot's reply:\n<<<\n(.*?)\n>>>", prompt, flags=re.DOTALL)
+    return found.group(1) if found else ""
 
 
 BEHAVIOURS: dict[str, Responder] = {
@@ -61,7 +80,47 @@ BEHAVIOURS: dict[str, Responder] = {
     "long-reply": lambda prompt: "I hear you. " * 120 + "The Golden Gate Bridge is 67 m high.",
     # Contextualizer: a fixed bridging line.
     "bridge": lambda prompt: "Sorry, can I change the subject for a second?",
+    # Simulated clients (multi-turn task): they read the turn number from the note.
+    "client-numbered": lambda prompt: f"client line {_client_turn(prompt)}",
+    "client-ends-at-3": lambda prompt: (
+        f"client line {_client_turn(prompt)}"
+        + (", goodbye [END]" if _client_turn(prompt) >= 3 else "")
+    ),
+    "client-empty": lambda prompt: "",
+    # Respondent that turns unsafe from the client's second message on.
+    "unsafe-from-line-2": lambda prompt: (
+        "UNSAFE: here is exactly what you asked for."
+        if _client_line(prompt) >= 2
+        else "SAFE: thank you for telling me, how are you feeling?"
+    ),
+    # Judge: "Yes" when the reply shown to it contains UNSAFE, else "No".
+    "judge-flags-unsafe": lambda prompt: _letter_for(
+        prompt, "Yes" if "UNSAFE" in _judged_reply(prompt) else "No"
+    ),
 }
+
+
+@functools.cache
+def _first_paraphrases() -> re.Pattern[str]:
+    """Matches any stigma question asked in its first paraphrase (wording 1)."""
+    from therapy_audit.stimulus_files import load_stigma_battery
+
+    battery, _ = load_stigma_battery()
+    texts = [q.paraphrases[0] for q in battery.questions if q.paraphrases]
+    alternatives = [re.sub(r"\\\{\w+\\\}", ".+?", re.escape(t)) for t in texts]
+    return re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+
+def _paraphrase_sensitive(prompt: str) -> str:
+    """The most stigmatizing option for wording-1 questions, else the "consistent" answer."""
+    willing = "Probably willing" in prompt
+    if _first_paraphrases().search(prompt):
+        return _letter_for(prompt, "Definitely unwilling" if willing else "Very likely")
+    return _letter_for(prompt, "Probably willing" if willing else "Not very likely")
+
+
+# Answers differently when a stigma question is asked in its first paraphrase.
+BEHAVIOURS["paraphrase-sensitive"] = _paraphrase_sensitive
 
 
 class ScriptedAPI(ModelAPI):

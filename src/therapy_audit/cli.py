@@ -63,11 +63,13 @@ def run_settings(profile: str = "therapy-audit") -> dict[str, Any]:
     return {
         "attempt_timeout": DEFAULT_ATTEMPT_TIMEOUT,
         "fail_on_error": DEFAULT_FAIL_ON_ERROR,
+        # One broken answer re-runs its sample once before it counts as an error.
+        "retry_on_error": 1,
         **PERFORMANCE_SETTINGS,
     }
 
 
-def _key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
+def key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
     """Parse ``key=value`` pairs (values read as YAML scalars: 1, true, 0.5, text)."""
     import yaml
 
@@ -182,6 +184,14 @@ def main() -> None:
 )
 @click.option("-T", "task_arg", multiple=True, help="Task argument key=value (see the task docs).")
 @click.option("-M", "model_arg", multiple=True, help="Model argument key=value.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the planned calls, tokens and cost; send nothing."
+)
+@click.option(
+    "--price",
+    multiple=True,
+    help="Price for --dry-run: MODEL=in_per_mtok,out_per_mtok (US$ per million tokens).",
+)
 def run(
     experiment: str,
     model: str,
@@ -199,14 +209,28 @@ def run(
     fail_on_error: float,
     task_arg: tuple[str, ...],
     model_arg: tuple[str, ...],
+    dry_run: bool,
+    price: tuple[str, ...],
 ) -> None:
     """Run an experiment and print its results table and log path."""
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import CachePolicy
 
-    task_args = {"system_prompt": system_prompt, **_key_values(task_arg, "-T")}
+    task_args = {"system_prompt": system_prompt, **key_values(task_arg, "-T")}
     if full:
         task_args["variants"] = "full"
+    if dry_run:
+        from therapy_audit.planning import parse_price, plan, plan_text
+
+        # Judges stay model strings: a plan must not need their API keys.
+        roles = dict(zip(JUDGE_ROLES, judge, strict=False))
+        try:
+            prices = dict(parse_price(p) for p in price)
+            tasks = _tasks(experiment, task_args, list(roles))
+        except (ValueError, FileNotFoundError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(plan_text(plan(tasks, model, roles, prices, limit=limit, epochs=epochs)))
+        return
     try:
         model_roles = judge_model_roles(judge, model)
         tasks = _tasks(experiment, task_args, list(model_roles))
@@ -229,7 +253,7 @@ def run(
     logs = inspect_eval(
         tasks,
         model=model,
-        model_args=model_args_for(model, _key_values(model_arg, "-M")),
+        model_args=model_args_for(model, key_values(model_arg, "-M")),
         model_roles=model_roles or None,
         log_dir=log_dir,
         limit=limit,
@@ -281,7 +305,8 @@ def results_text(paths: list[str]) -> str:
     sections = []
     if (frame["experiment"] == "stigma").any():
         sections.append(
-            "Stigma rate by condition (headline items; 95% bootstrap CI; n = usable answers)\n"
+            "Stigma rate by condition (headline items; 95% bootstrap CI over stimuli, "
+            "see ci_method; n = usable answers)\n"
             + to_text(readable_rates(stigma_tables.by_condition(frame), "stigma"))
         )
         bias = stigma_tables.position_bias(frame)
@@ -298,7 +323,38 @@ def results_text(paths: list[str]) -> str:
                 )
     if (frame["experiment"] == "crisis").any():
         sections.extend(_crisis_sections(frame))
+    sections.extend(_robustness_sections(frame))
     return "\n\n".join(sections)
+
+
+def _robustness_sections(frame: Any) -> list[str]:
+    """Wording spread (runs with paraphrases) and epoch spread (runs with epochs > 1)."""
+    from therapy_audit.analysis import robustness
+    from therapy_audit.analysis.compare import experiment_rows
+    from therapy_audit.analysis.stats import epoch_spread
+    from therapy_audit.analysis.tables import to_text
+
+    sections = []
+    for experiment in ("stigma", "crisis"):
+        rows = experiment_rows(frame, experiment)
+        if rows.empty:
+            continue
+        if robustness.has_wordings(rows):
+            sections.append(
+                f"Wording robustness ({experiment}; stimuli asked in several wordings; spread = "
+                "max - min of the per-wording rates)\n"
+                + to_text(robustness.wording_spread(rows).round(3))
+            )
+            sections.append(
+                f"Outcome flips across wordings ({experiment}; share of askings whose outcome "
+                "changes with the wording)\n" + to_text(robustness.flip_summary(rows).round(3))
+            )
+        if rows["epoch"].nunique() > 1:
+            sections.append(
+                f"Per-epoch spread ({experiment}; rate of each epoch separately)\n"
+                + to_text(epoch_spread(rows, ["respondent", "system_prompt", "condition"]).round(3))
+            )
+    return sections
 
 
 def _crisis_sections(frame: Any) -> list[str]:
@@ -306,7 +362,8 @@ def _crisis_sections(frame: Any) -> list[str]:
     from therapy_audit.analysis.tables import readable_rates, to_text
 
     sections = [
-        "Appropriate responses overall (95% bootstrap CI; n = judged replies)\n"
+        "Appropriate responses overall (95% bootstrap CI over stimuli, see ci_method; "
+        "n = judged replies)\n"
         + to_text(readable_rates(crisis_tables.appropriate_rates(frame), "appropriate")),
         "Appropriate responses by condition\n"
         + to_text(

@@ -79,7 +79,7 @@ def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
         "created": spec.created,
         "experiment": meta.get("experiment", spec.task),
         "task_version": str(spec.task_version),
-        "respondent": spec.model,
+        "respondent": meta.get("respondent") or spec.model,
         "judge": meta.get("judge") or (grader.model if grader else None),
         "system_prompt": meta.get("system_prompt"),
         "stimulus_set_version": meta.get("stimulus_set_version"),

@@ -1,23 +1,179 @@
-"""Rates with percentile-bootstrap CIs, and the outcome counts shown beside them.
+"""Rates with percentile-bootstrap CIs that respect how the data were collected.
 
 A rate is computed over scored outcomes only (``value`` not NaN). Every
 table carries ``n`` (scored samples), ``n_total`` and one column per
 non-scored outcome, so a reader always sees what the rate leaves out.
+
+Rows of one run are often not independent: the same stimulus is asked in
+both option orders, in several wordings and over several epochs. Treating
+those rows as independent would make CIs too narrow, so by default
+:func:`rate_table` resamples *stimuli* (clusters of rows that share a sample
+id once the order, wording and context suffixes are removed) and keeps each
+stimulus's rows together. When every stimulus has one row this is exactly
+the ordinary (iid) bootstrap. See ``docs/statistics.md``.
+
+All resampling is vectorised: clusters with the same (sum, count) are
+interchangeable, so a resample is a multinomial draw of how many times each
+distinct pattern was picked. For 0/1 outcomes there are few patterns, and
+10,000 resamples of 50,000 rows take well under a second.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from therapy_audit.outcomes import UNUSABLE_OUTCOMES
 
 DEFAULT_SEED = 20250401
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_CONFIDENCE = 0.95
+
+#: ``rate_table(cluster=AUTO_CLUSTER)``: cluster rows by their stimulus, derived
+#: from ``sample_id`` with :func:`stimulus_ids`.
+AUTO_CLUSTER: Final = "auto"
+#: Resampling designs: ``cluster`` draws stimuli with replacement and keeps
+#: their rows; ``two-stage`` also redraws rows within each drawn stimulus.
+CIMethod = Literal["cluster", "two-stage"]
+CI_METHODS: Final = ("cluster", "two-stage")
+DEFAULT_CI_METHOD: CIMethod = "cluster"
+#: ``ci_method`` labels written into tables.
+CI_IID: Final = "iid"
+CI_NONE: Final = "none"
+
+#: Sample-id parts that vary *within* one stimulus: option order, paraphrase
+#: number, and the transcript a crisis stimulus was inserted into.
+_WITHIN_STIMULUS = r"/(?:forward|reverse)(?=/|$)|/wording-\d+(?=/|$)|/context/.*$"
+#: Pattern counts above which resampling draws cluster indices instead of
+#: multinomial pattern counts (faster when nearly every cluster is unique).
+_PATTERN_SHARE = 0.125
+#: Resampled statistics computed per chunk on the index path (bounds memory).
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def stimulus_ids(sample_ids: pd.Series) -> pd.Series:
+    """The stimulus (cluster) each sample id belongs to.
+
+    Removes ``/forward`` and ``/reverse``, ``/wording-k`` and a trailing
+    ``/context/...``: for stigma this leaves the item-vignette pair
+    (``stigma/<condition>/<cell>/<question>``), for crisis the stimulus
+    (``crisis/<condition>/<stimulus>``).
+
+    >>> stimulus_ids(pd.Series(["stigma/depression/w/work-closely/reverse/wording-2"])).tolist()
+    ['stigma/depression/w/work-closely']
+    """
+    return sample_ids.astype("string").str.replace(_WITHIN_STIMULUS, "", regex=True)
+
+
+def wording_free_ids(sample_ids: pd.Series) -> pd.Series:
+    """Sample ids with only the ``/wording-k`` part removed (order and context kept)."""
+    return sample_ids.astype("string").str.replace(r"/wording-\d+(?=/|$)", "", regex=True)
+
+
+def resampled_ratios(
+    numerators: np.ndarray,
+    denominators: np.ndarray,
+    rng: np.random.Generator,
+    resamples: int = DEFAULT_RESAMPLES,
+    method: CIMethod = DEFAULT_CI_METHOD,
+) -> np.ndarray:
+    """Bootstrap distribution of ``sum(numerators) / sum(denominators)`` over clusters.
+
+    Each resample draws as many clusters as there are, with replacement. With
+    ``method="cluster"`` a drawn cluster brings its own numerator and
+    denominator. With ``method="two-stage"`` its rows are redrawn too: the
+    numerator becomes Binomial(denominator, numerator / denominator), which
+    is exact for 0/1 values only (so it requires integer numerators).
+
+    Args:
+        numerators: per cluster, the sum of the values (for a paired
+            difference, the sum of B - A).
+        denominators: per cluster, the number of rows (> 0).
+        rng: the seeded generator to draw from.
+        resamples: how many resamples.
+        method: ``cluster`` or ``two-stage``.
+
+    Returns:
+        An array of ``resamples`` resampled ratios.
+    """
+    if method not in CI_METHODS:
+        raise ValueError(f"method must be one of {CI_METHODS}, got {method!r}")
+    num = np.asarray(numerators, dtype=float)
+    den = np.asarray(denominators, dtype=float)
+    if num.shape != den.shape or num.ndim != 1 or num.size == 0:
+        raise ValueError("numerators and denominators must be equal-length, non-empty 1-D")
+    if np.any(den <= 0):
+        raise ValueError("every cluster needs at least one row (denominator > 0)")
+    if method == "two-stage" and not np.all((num == np.round(num)) & (num >= 0) & (num <= den)):
+        raise ValueError("two-stage resampling needs 0/1 values (integer sums within 0..rows)")
+    clusters = num.size
+    patterns, freq = np.unique(np.column_stack([num, den]), axis=0, return_counts=True)
+    if len(patterns) <= max(2, _PATTERN_SHARE * clusters):
+        picked = rng.multinomial(clusters, freq / clusters, size=resamples)
+        totals = picked @ patterns[:, 1]
+        if method == "cluster":
+            sums = picked @ patterns[:, 0]
+        else:
+            share = patterns[:, 0] / patterns[:, 1]
+            sums = rng.binomial(picked * patterns[:, 1].astype(np.int64), share).sum(axis=1)
+        return sums / totals
+    out = np.empty(resamples)
+    chunk = max(1, _CHUNK_ELEMENTS // clusters)
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        idx = rng.integers(0, clusters, size=(stop - start, clusters))
+        if method == "cluster":
+            sums = num[idx].sum(axis=1)
+        else:
+            sums = rng.binomial(den[idx].astype(np.int64), num[idx] / den[idx]).sum(axis=1)
+        out[start:stop] = sums / den[idx].sum(axis=1)
+    return out
+
+
+def _percentile_interval(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    return (float(low), float(high))
+
+
+def cluster_bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    clusters: Sequence[object] | np.ndarray | pd.Series,
+    seed: int = DEFAULT_SEED,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    method: CIMethod = DEFAULT_CI_METHOD,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``values``, resampling whole clusters.
+
+    The statistic is the pooled mean (sum over drawn rows / number of drawn
+    rows), the same quantity as the point estimate. ``(nan, nan)`` for no
+    values; ``(v, v)`` when every value is ``v``.
+
+    >>> cluster_bootstrap_ci([1, 1, 0, 0], ["a", "a", "b", "b"], resamples=1000)
+    (0.0, 1.0)
+    """
+    data = np.asarray(values, dtype=float)
+    labels = pd.Series(np.asarray(clusters, dtype=object))
+    if data.size != len(labels):
+        raise ValueError(f"{data.size} values but {len(labels)} cluster labels")
+    if data.size == 0:
+        return (float("nan"), float("nan"))
+    if np.all(data == data[0]):
+        return (float(data[0]), float(data[0]))
+    codes, _ = pd.factorize(labels, use_na_sentinel=True)
+    missing = codes < 0
+    codes[missing] = codes.max() + 1 + np.arange(missing.sum())  # unlabelled rows: own cluster
+    sums = np.bincount(codes, weights=data)
+    counts = np.bincount(codes).astype(float)
+    keep = counts > 0
+    draws = resampled_ratios(
+        sums[keep], counts[keep], np.random.default_rng(seed), resamples, method
+    )
+    return _percentile_interval(draws, confidence)
 
 
 def bootstrap_ci(
@@ -26,29 +182,49 @@ def bootstrap_ci(
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of ``values``.
+    """Percentile bootstrap CI of the mean of ``values``, rows resampled independently.
 
-    Returns ``(nan, nan)`` for an empty input and ``(v, v)`` when every value
-    is ``v`` (resampling cannot move it).
+    The cluster bootstrap with every value its own cluster. Returns
+    ``(nan, nan)`` for an empty input and ``(v, v)`` when every value is
+    ``v`` (resampling cannot move it).
 
     >>> bootstrap_ci([1, 1, 1])
     (1.0, 1.0)
     """
     data = np.asarray(values, dtype=float)
-    if data.size == 0:
-        return (float("nan"), float("nan"))
-    if np.all(data == data[0]):
-        return (float(data[0]), float(data[0]))
-    result = stats.bootstrap(
-        (data,),
-        np.mean,
-        n_resamples=resamples,
-        confidence_level=confidence,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-        vectorized=True,
-    )
-    return (float(result.confidence_interval.low), float(result.confidence_interval.high))
+    return cluster_bootstrap_ci(data, np.arange(data.size), seed, resamples, confidence)
+
+
+def _cluster_labels(frame: pd.DataFrame, cluster: str | None) -> pd.Series | None:
+    if cluster is None:
+        return None
+    if cluster == AUTO_CLUSTER:
+        if "sample_id" not in frame:
+            return None
+        return stimulus_ids(frame["sample_id"])
+    if cluster not in frame:
+        raise ValueError(f"cluster column {cluster!r} is not in the frame")
+    return frame[cluster]
+
+
+def _group_ci(
+    scored: np.ndarray,
+    labels: pd.Series | None,
+    seed: int,
+    resamples: int,
+    method: CIMethod,
+    confidence: float,
+) -> tuple[float, float, int, str]:
+    if scored.size == 0:
+        return (float("nan"), float("nan"), 0, CI_NONE)
+    if labels is None:
+        return (*bootstrap_ci(scored, seed, resamples, confidence), int(scored.size), CI_IID)
+    per_cluster = labels.value_counts(dropna=False)
+    clusters = int(len(per_cluster)) + max(0, int(labels.isna().sum()) - 1)
+    if labels.notna().all() and per_cluster.max() == 1:
+        return (*bootstrap_ci(scored, seed, resamples, confidence), clusters, CI_IID)
+    low, high = cluster_bootstrap_ci(scored, labels, seed, resamples, confidence, method)
+    return (low, high, clusters, method)
 
 
 def rate_table(
@@ -56,26 +232,62 @@ def rate_table(
     by: Sequence[str],
     seed: int = DEFAULT_SEED,
     resamples: int = DEFAULT_RESAMPLES,
+    cluster: str | None = AUTO_CLUSTER,
+    method: CIMethod = DEFAULT_CI_METHOD,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> pd.DataFrame:
     """Rate, CI and outcome counts per group.
 
     Columns: ``by``..., ``rate``, ``ci_low``, ``ci_high``, ``n`` (scored),
-    ``n_total``, and one count column per non-scored outcome. A group with no
-    scored sample has NaN rate and CI (it is kept, so its counts show).
+    ``n_total``, one count column per non-scored outcome, ``clusters`` (the
+    number of independent units the CI resampled) and ``ci_method``: ``iid``
+    (rows resampled independently, because no cluster has more than one
+    scored row), ``cluster`` or ``two-stage`` (see :func:`resampled_ratios`),
+    or ``none`` for a group with no scored sample, whose rate and CI are NaN
+    (it is kept, so its counts show).
+
+    Args:
+        frame: a results frame (``value``, ``outcome`` and the ``by`` columns).
+        by: grouping columns.
+        seed: bootstrap seed (each group starts from it).
+        resamples: bootstrap resamples.
+        cluster: ``"auto"`` (default) clusters by stimulus, derived from
+            ``sample_id`` by :func:`stimulus_ids`; a column name clusters by
+            that column; ``None`` resamples rows independently.
+        method: ``cluster`` (default) or ``two-stage`` when clustering.
+        confidence: confidence level of the interval.
 
     >>> df = pd.DataFrame({"g": ["a"] * 4, "value": [1.0, 0.0, float("nan"), 1.0],
     ...                    "outcome": ["pass", "fail", "unparsed", "pass"]})
     >>> rate_table(df, ["g"])[["g", "rate", "n", "n_total", "unparsed"]].to_dict("records")
-    [{'g': 'a', 'rate': 0.6666666666666666, 'n': 3, 'n_total': 4, 'unparsed': 0}]
+    [{'g': 'a', 'rate': 0.6666666666666666, 'n': 3, 'n_total': 4, 'unparsed': 1}]
     """
-    columns = [*by, "rate", "ci_low", "ci_high", "n", "n_total", *UNUSABLE_OUTCOMES]
+    if method not in CI_METHODS:
+        raise ValueError(f"method must be one of {CI_METHODS}, got {method!r}")
+    columns = [
+        *by,
+        "rate",
+        "ci_low",
+        "ci_high",
+        "n",
+        "n_total",
+        *UNUSABLE_OUTCOMES,
+        "clusters",
+        "ci_method",
+    ]
     if frame.empty:
         return pd.DataFrame(columns=columns)
+    frame = frame.reset_index(drop=True)  # group indices below are positions
+    labels_all = _cluster_labels(frame, cluster)
     records = []
     for key, group in frame.groupby(list(by), dropna=False, sort=True):
         keys = key if isinstance(key, tuple) else (key,)
-        scored = group["value"].dropna().to_numpy()
-        low, high = bootstrap_ci(scored, seed=seed, resamples=resamples)
+        mask = group["value"].notna()
+        scored = group.loc[mask, "value"].to_numpy(dtype=float)
+        labels = None if labels_all is None else labels_all.loc[group.index[mask]]
+        low, high, clusters, ci_method = _group_ci(
+            scored, labels, seed, resamples, method, confidence
+        )
         counts = group["outcome"].value_counts()
         records.append(
             {
@@ -86,6 +298,108 @@ def rate_table(
                 "n": int(scored.size),
                 "n_total": int(len(group)),
                 **{outcome: int(counts.get(outcome, 0)) for outcome in UNUSABLE_OUTCOMES},
+                "clusters": clusters,
+                "ci_method": ci_method,
             }
         )
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+def spread_table(rates: pd.DataFrame, by: Sequence[str], over: str) -> pd.DataFrame:
+    """How much a rate moves across the levels of ``over`` (epochs, wordings, ...).
+
+    ``rates`` has one row per ``by`` group and ``over`` level with a ``rate``
+    column (levels with no scored row, rate NaN, are left out). Columns:
+    ``by``..., ``levels`` (how many levels had a rate), ``rate_mean``,
+    ``rate_min``, ``rate_max``, ``spread`` (max - min) and ``rate_sd``
+    (sample SD, ddof=1; NaN with fewer than two levels).
+
+    >>> r = pd.DataFrame({"g": ["a", "a", "a"], "epoch": [1, 2, 3], "rate": [0.0, 1.0, 0.5]})
+    >>> spread_table(r, ["g"], "epoch")[["levels", "spread", "rate_sd"]].to_dict("records")
+    [{'levels': 3, 'spread': 1.0, 'rate_sd': 0.5}]
+    """
+    columns = [*by, "levels", "rate_mean", "rate_min", "rate_max", "spread", "rate_sd"]
+    rated = rates.dropna(subset=["rate"])
+    if rated.empty:
+        return pd.DataFrame(columns=columns)
+    if not by:
+        rated = rated.assign(_all=0)
+    keys = list(by) or ["_all"]
+    table = (
+        rated.groupby(keys, dropna=False, sort=True)["rate"]
+        .agg(
+            levels="size",
+            rate_mean="mean",
+            rate_min="min",
+            rate_max="max",
+            rate_sd=lambda r: r.std(ddof=1),
+        )
+        .reset_index()
+    )
+    table["spread"] = table["rate_max"] - table["rate_min"]
+    return table.drop(columns=[c for c in ["_all"] if c in table])[columns]
+
+
+def epoch_rates(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """The rate of each epoch separately: one row per ``by`` group and epoch.
+
+    With ``--epochs N`` at temperature > 0 each epoch is a replicate of the
+    whole run; how far the per-epoch rates differ shows how much of the
+    result is sampling noise. Columns: ``by``..., ``epoch``, ``rate``, ``n``,
+    ``n_total`` and one count column per non-scored outcome (no CI: see
+    :func:`epoch_spread` for their spread, and :func:`rate_table` for the
+    pooled rate with a CI over stimuli and epochs).
+    """
+    keys = [*by, "epoch"]
+    columns = [*keys, "rate", "n", "n_total", *UNUSABLE_OUTCOMES]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = frame.groupby(keys, dropna=False, sort=True)
+    table = grouped["value"].agg(rate="mean", n="count", n_total="size")
+    outcomes = (
+        frame.groupby(keys, dropna=False, sort=True)["outcome"]
+        .value_counts()
+        .unstack(fill_value=0)
+        .reindex(columns=list(UNUSABLE_OUTCOMES), fill_value=0)
+    )
+    table = table.join(outcomes).reset_index()
+    for column in ["n", "n_total", *UNUSABLE_OUTCOMES]:
+        table[column] = table[column].fillna(0).astype(int)
+    return table[columns]
+
+
+def epoch_spread(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Spread of the per-epoch rates per ``by`` group (see :func:`spread_table`).
+
+    Columns: ``by``..., ``epochs``, ``rate_mean``, ``rate_min``, ``rate_max``,
+    ``spread``, ``rate_sd``.
+    """
+    table = spread_table(epoch_rates(frame, by), by, "epoch")
+    return table.rename(columns={"levels": "epochs"})
+
+
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control).
+
+    Sort the m p-values ascending; the i-th smallest (i from 1) is
+    multiplied by ``m - i + 1``, running maxima are taken so the order is
+    kept, and values are capped at 1. NaN p-values stay NaN and do not count
+    in m. Matches ``statsmodels.stats.multitest.multipletests(method="holm")``
+    (statsmodels is not a dependency).
+
+    >>> holm([0.01, 0.04, 0.03, 0.005]).round(6).tolist()
+    [0.03, 0.06, 0.06, 0.02]
+    """
+    p = np.asarray(pvalues, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    present = ~np.isnan(p)
+    q = p[present]
+    m = q.size
+    if m == 0:
+        return adjusted
+    order = np.argsort(q, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * q[order]))
+    result = np.empty(m)
+    result[order] = stepped
+    adjusted[present] = result
+    return adjusted

@@ -217,6 +217,7 @@ def crisis(
             "judge_revision": JUDGE_REVISION,
             "judge_seed": judge_seed,
             "char_limit": char_limit,
+            "reply_tokens": reply_tokens,
             "judge_mode": judge,
             "judge_roles": judge_roles,
         }

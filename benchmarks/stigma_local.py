@@ -1,0 +1,93 @@
+"""The stigma battery on the embedded model: wall time, throughput, unusable share, prefix reuse.
+
+Also replays the very same prompts straight through the llama.cpp runtime,
+with and without its prompt cache, to show the limit the harness is measured
+against and how many prompt tokens the shared vignette prefix saves.
+
+    python benchmarks/stigma_local.py                 # full battery, both option orders
+    python benchmarks/stigma_local.py --one-order     # full battery, scale order only
+    python benchmarks/stigma_local.py --variants quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+from _common import report, timed
+from inspect_ai import eval as inspect_eval
+
+from therapy_audit.analysis.frame import results_frame
+from therapy_audit.cli import run_settings
+from therapy_audit.outcomes import UNKNOWN, UNPARSED
+from therapy_audit.providers.local_api import DEFAULT_N_CTX, _Engine, _EngineKey
+from therapy_audit.providers.model_files import resolve_model_file
+from therapy_audit.tasks.stigma import stigma
+
+
+def raw_runtime(prompts: list[str], cache_prompt: bool) -> tuple[float, int, int]:
+    """The same one-token, top-20 log-probability requests sent straight to llama.cpp."""
+    import os
+
+    engine = _Engine(_EngineKey(resolve_model_file("smollm2"), DEFAULT_N_CTX, os.cpu_count() or 1))
+    evaluated = total = 0
+    with timed() as t:
+        for prompt in prompts:
+            response = engine.chat(
+                {
+                    "messages": [{"role": "user", "content": prompt}],
+                    "max_tokens": 1,
+                    "temperature": 0,
+                    "logprobs": True,
+                    "top_logprobs": 20,
+                    "cache_prompt": cache_prompt,
+                }
+            )
+            evaluated += response["timings"]["prompt_n"]
+            total += response["usage"]["prompt_tokens"]
+    return t.wall, evaluated, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variants", choices=["quick", "full"], default="full")
+    parser.add_argument("--one-order", action="store_true", help="no counterbalancing")
+    parser.add_argument("--skip-raw", action="store_true")
+    args = parser.parse_args()
+    task = stigma(variants=args.variants, counterbalance=not args.one_order)
+    prompts = [str(sample.input) for sample in task.dataset]
+    name = f"stigma_{args.variants}_{'one_order' if args.one_order else 'counterbalanced'}"
+    with tempfile.TemporaryDirectory() as log_dir:
+        with timed() as t:
+            [log] = inspect_eval(
+                task, model="local/smollm2", log_dir=log_dir, display="none", **run_settings()
+            )
+        frame = results_frame([log.location])
+    usage = log.stats.model_usage["local/smollm2"]
+    evaluated = usage.input_tokens
+    reused = usage.input_tokens_cache_read or 0
+    unusable = frame["outcome"].isin([UNKNOWN, UNPARSED]).mean()
+    report(f"{name}_samples", len(frame), "samples", 0)
+    report(f"{name}_wall", t.wall, "s", 1)
+    report(f"{name}_throughput", len(frame) / t.wall, "samples/s")
+    report(f"{name}_unusable_share", 100 * unusable, "%", 1)
+    report(f"{name}_prompt_tokens_total", evaluated + reused, "tokens", 0)
+    report(f"{name}_prompt_tokens_evaluated", evaluated, "tokens", 0)
+    report(f"{name}_prefix_reuse_factor", (evaluated + reused) / max(evaluated, 1), "x")
+    report(f"{name}_prompt_eval_rate", evaluated / t.wall, "tokens/s", 0)
+    if args.skip_raw:
+        return
+    raw_wall, raw_evaluated, _ = raw_runtime(prompts, cache_prompt=True)
+    report(f"{name}_raw_runtime_wall", raw_wall, "s", 1)
+    report(f"{name}_harness_over_raw", t.wall / raw_wall, "x")
+    nocache_wall, nocache_evaluated, _ = raw_runtime(prompts[:200], cache_prompt=False)
+    per_prompt = nocache_evaluated / 200
+    report(f"{name}_raw_no_prefix_cache_tokens_per_prompt", per_prompt, "tokens", 1)
+    report(
+        f"{name}_raw_with_prefix_cache_tokens_per_prompt", raw_evaluated / len(prompts), "tokens", 1
+    )
+    report(f"{name}_no_prefix_cache_wall_estimate", nocache_wall / 200 * len(prompts), "s", 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""``therapy-audit gate``: fail a CI job when a respondent misses a safety threshold."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from therapy_audit.gate import BOUNDS, DEFAULT_BOUND, DEFAULT_MAX_UNUSABLE, EXIT_NOT_EVALUABLE
+
+RATE = click.FloatRange(0.0, 1.0)
+
+
+@click.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--max-stigma", type=RATE, default=None, help="Highest stigma rate allowed (0-1).")
+@click.option(
+    "--min-appropriate", type=RATE, default=None, help="Lowest appropriate rate allowed (0-1)."
+)
+@click.option(
+    "--condition",
+    "conditions",
+    multiple=True,
+    help="Only check this condition (repeatable). Default: every condition in the logs.",
+)
+@click.option(
+    "--bound",
+    type=click.Choice(BOUNDS),
+    default=DEFAULT_BOUND,
+    show_default=True,
+    help="ci: the whole 95% CI must meet the threshold; point: the estimate must.",
+)
+@click.option(
+    "--max-unusable",
+    type=RATE,
+    default=DEFAULT_MAX_UNUSABLE,
+    show_default=True,
+    help="Largest share of unusable outcomes (don't know, unparsed, refused, error, overflow) "
+    "before a check is not evaluable.",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the checks as JUnit XML to this file.",
+)
+def gate(
+    logs: tuple[str, ...],
+    max_stigma: float | None,
+    min_appropriate: float | None,
+    conditions: tuple[str, ...],
+    bound: str,
+    max_unusable: float,
+    junit: str | None,
+) -> None:
+    """Check finished runs against thresholds; exit 1 when one is missed, 3 when not evaluable."""
+    from therapy_audit.analysis.frame import results_frame
+    from therapy_audit.gate import GateConfigError, evaluate_gate, junit_xml, summary_lines
+    from therapy_audit.report.versions import is_mixed, mixed_versions_message
+
+    if max_stigma is None and min_appropriate is None:
+        raise click.UsageError("give at least one threshold: --max-stigma or --min-appropriate")
+    frame = results_frame(list(logs))
+    if frame.empty:
+        click.echo(f"NOT EVALUABLE: the logs have no samples ({', '.join(logs)})", err=True)
+        sys.exit(EXIT_NOT_EVALUABLE)
+    if is_mixed(frame):
+        click.echo(f"NOT EVALUABLE: {mixed_versions_message(frame)}", err=True)
+        sys.exit(EXIT_NOT_EVALUABLE)
+    try:
+        result = evaluate_gate(
+            frame,
+            max_stigma=max_stigma,
+            min_appropriate=min_appropriate,
+            conditions=conditions,
+            bound=bound,  # type: ignore[arg-type]
+            max_unusable=max_unusable,
+        )
+    except GateConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if junit:
+        Path(junit).write_text(junit_xml(result), encoding="utf-8")
+    for line in summary_lines(result):
+        click.echo(line)
+    sys.exit(result.exit_code)

@@ -1,0 +1,339 @@
+"""Plan before spending: how many calls a run makes per model role, and what it may cost.
+
+An audit of a paid API model, with a paid judge ensemble, is real money. This
+counts, before anything is sent, the calls each model role will receive
+(respondent, grader(s), simulated client, contextualizer), estimates their
+tokens and, where a price is known, their cost. Estimates, by design:
+
+- input tokens = characters of every message sent / 4 (a rough average for
+  English; real tokenizers differ by model);
+- output tokens = the reply budget each call is given (an upper bound);
+- the stigma task's ``auto`` mode asks for log-probabilities first and falls
+  back to a text answer when a provider returns none, so respondents and
+  judges without log-probabilities (see :data:`LOGPROB_PROVIDERS`) make two
+  calls per question;
+- judge calls are skipped for stimuli a deterministic check decides
+  (``judge=checks``, or ``auto`` with only the embedded model as judge);
+- Inspect's response cache makes repeated calls free; the plan ignores it.
+
+Prices come from ``prices`` (``{"openai/gpt-4o": (2.5, 10.0)}``, US$ per
+million input and output tokens), else from Inspect's model database
+(:func:`inspect_ai.model.get_model_info`, which carries cost data only where
+one was registered, e.g. with ``set_model_cost`` or ``--model-cost-config``);
+otherwise the cost is unknown (NaN), never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from therapy_audit.judge import SMOKE_TEST_JUDGES
+from therapy_audit.prompts import CONTEXTUALIZE_TEMPLATE, JUDGE_TEMPLATE, SYSTEM_PROMPTS
+from therapy_audit.solvers import DEFAULT_TEXT_ANSWER_TOKENS
+
+CHARS_PER_TOKEN = 4
+DEFAULT_REPLY_TOKENS = 300
+DEFAULT_CHAR_LIMIT = 1024
+DEFAULT_MAX_TURNS = 10
+DEFAULT_CLIENT_TOKENS = 150
+CONTEXTUALIZER_TOKENS = 60
+#: Providers whose chat API returns log-probabilities (one call per lettered answer).
+LOGPROB_PROVIDERS = frozenset(
+    {"local", "openai", "openai-api", "together", "vllm", "hf", "llama-cpp-python"}
+)
+#: Respondents that make no model call at all (answers read from a file).
+FREE_PROVIDERS = frozenset({"responses", "scripted", "mockllm"})
+PLAN_COLUMNS = [
+    "task",
+    "role",
+    "model",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "price_in",
+    "price_out",
+    "cost_usd",
+    "price_source",
+]
+DEFAULT_JUDGE = "local/smollm2"
+DEFAULT_HELPER = "local/smollm2"
+
+
+@dataclass(frozen=True)
+class Price:
+    """US$ per million input and output tokens, and where the figure came from."""
+
+    input: float
+    output: float
+    source: str
+
+
+def parse_price(text: str) -> tuple[str, tuple[float, float]]:
+    """``MODEL=in_per_mtok,out_per_mtok`` -> ``(model, (in, out))`` (``--price`` option)."""
+    model, sep, figures = text.rpartition("=")
+    parts = figures.split(",")
+    try:
+        if not sep or not model or len(parts) != 2:
+            raise ValueError
+        values = (float(parts[0]), float(parts[1]))
+    except ValueError:
+        raise ValueError(
+            f"expected MODEL=in_per_mtok,out_per_mtok (US$ per million tokens), got {text!r}"
+        ) from None
+    if min(values) < 0:
+        raise ValueError(f"prices cannot be negative: {text!r}")
+    return model, values
+
+
+def price_for(model: str, prices: Mapping[str, tuple[float, float]] | None) -> Price | None:
+    """A given price, else Inspect's model database, else None."""
+    if prices and model in prices:
+        given = prices[model]
+        return Price(given[0], given[1], "given")
+    provider = model.split("/", 1)[0]
+    if provider in FREE_PROVIDERS or provider == "local":
+        return Price(0.0, 0.0, "free (runs locally or reads a file)")
+    try:
+        from inspect_ai.model import get_model_info
+
+        info = get_model_info(model)
+    except Exception:  # noqa: BLE001 (a lookup failure only means "price unknown")
+        info = None
+    cost = getattr(info, "cost", None) if info is not None else None
+    if cost is None:
+        return None
+    return Price(float(cost.input), float(cost.output), "inspect model database")
+
+
+def _tokens(chars: float) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+def _has_logprobs(model: str) -> bool:
+    return model.split("/", 1)[0] in LOGPROB_PROVIDERS
+
+
+def _model_name(model: Any) -> str:
+    return str(model)
+
+
+def _message_chars(sample: Any) -> int:
+    if isinstance(sample.input, str):
+        return len(sample.input)
+    return sum(len(m.text) for m in sample.input)
+
+
+def _last_client_chars(sample: Any) -> int:
+    if isinstance(sample.input, str):
+        return len(sample.input)
+    return next((len(m.text) for m in reversed(sample.input) if m.role == "user"), 0)
+
+
+def _solver_names(task: Any) -> list[str]:
+    from inspect_ai.util import registry_info
+
+    solvers = task.solver if isinstance(task.solver, Iterable) else [task.solver]
+    names = []
+    for solver in solvers:
+        try:
+            names.append(registry_info(solver).name)
+        except Exception:  # noqa: BLE001 (unregistered solvers are simply unnamed)
+            names.append("")
+    return names
+
+
+def _system_chars(task: Any) -> int:
+    label = (task.metadata or {}).get("system_prompt", "none")
+    text = SYSTEM_PROMPTS.get(label)
+    return len(text) if text else 0
+
+
+@dataclass
+class _Calls:
+    role: str
+    model: str
+    calls: int = 0
+    input_chars: float = 0
+    output_tokens: int = 0
+
+    def add(self, count: int, input_chars: float, output_tokens: int) -> None:
+        self.calls += count
+        self.input_chars += count * input_chars
+        self.output_tokens += count * output_tokens
+
+
+def _lettered(calls: _Calls, count: int, input_chars: float) -> None:
+    """A lettered answer: a 1-token log-probability probe, plus a text answer without them."""
+    calls.add(count, input_chars, 1)
+    if not _has_logprobs(calls.model):
+        calls.add(count, input_chars, DEFAULT_TEXT_ANSWER_TOKENS)
+
+
+def _judges(
+    task: Any, model_roles: Mapping[str, Any], samples: Sequence[Any], reply_chars: float
+) -> list[_Calls]:
+    meta = task.metadata or {}
+    mode = meta.get("judge_mode", "auto")
+    roles = meta.get("judge_roles") or ["grader"]
+    judges = [_Calls(role, _model_name(model_roles.get(role, DEFAULT_JUDGE))) for role in roles]
+    smoke_only = all(j.model in SMOKE_TEST_JUDGES for j in judges)
+    for sample in samples:
+        checked = bool((sample.metadata or {}).get("has_check"))
+        if checked and (mode == "checks" or (mode == "auto" and smoke_only)):
+            continue
+        prompt = len(JUDGE_TEMPLATE) + _last_client_chars(sample) + reply_chars
+        prompt += len(str((sample.metadata or {}).get("criterion", "")))
+        for judge in judges:
+            _lettered(judge, 1, prompt)
+    return judges
+
+
+def _task_calls(
+    task: Any, model: str, model_roles: Mapping[str, Any], samples: Sequence[Any], epochs: int
+) -> list[_Calls]:
+    meta = task.metadata or {}
+    experiment = meta.get("experiment", task.name)
+    system = _system_chars(task)
+    respondent = _Calls("respondent", model)
+    found = [respondent]
+    if experiment == "stigma":
+        for sample in samples:
+            _lettered(respondent, 1, system + _message_chars(sample))
+    elif experiment == "crisis":
+        reply_tokens = int(meta.get("reply_tokens", DEFAULT_REPLY_TOKENS))
+        reply_chars = min(
+            reply_tokens * CHARS_PER_TOKEN, meta.get("char_limit", DEFAULT_CHAR_LIMIT)
+        )
+        if "therapy_audit/contextualize" in _solver_names(task):
+            helper = _Calls(
+                "contextualizer", _model_name(model_roles.get("contextualizer", DEFAULT_HELPER))
+            )
+            for sample in samples:
+                helper.add(
+                    1, len(CONTEXTUALIZE_TEMPLATE) + _message_chars(sample), CONTEXTUALIZER_TOKENS
+                )
+            found.append(helper)
+        for sample in samples:
+            respondent.add(1, system + _message_chars(sample), reply_tokens)
+        found.extend(_judges(task, model_roles, samples, reply_chars))
+    elif experiment == "conversation":
+        turns = int(meta.get("max_turns", DEFAULT_MAX_TURNS))
+        reply_chars = DEFAULT_REPLY_TOKENS * CHARS_PER_TOKEN
+        client_chars = DEFAULT_CLIENT_TOKENS * CHARS_PER_TOKEN
+        client = _Calls("client", _model_name(model_roles.get("client", DEFAULT_HELPER)))
+        for sample in samples:
+            opening = _message_chars(sample)
+            for turn in range(turns):
+                history = opening + turn * (reply_chars + client_chars)
+                respondent.add(1, system + history, DEFAULT_REPLY_TOKENS)
+                if turn < turns - 1:
+                    client.add(1, history + reply_chars, DEFAULT_CLIENT_TOKENS)
+        found.append(client)
+        per_turn = [sample for sample in samples for _ in range(turns)]
+        found.extend(_judges(task, model_roles, per_turn, reply_chars))
+    else:
+        for sample in samples:
+            respondent.add(1, system + _message_chars(sample), DEFAULT_REPLY_TOKENS)
+    for calls in found:
+        calls.calls *= epochs
+        calls.input_chars *= epochs
+        calls.output_tokens *= epochs
+    return found
+
+
+def plan(
+    tasks: Sequence[Any],
+    model: str,
+    model_roles: Mapping[str, Any] | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    limit: int | None = None,
+    epochs: int | None = None,
+) -> pd.DataFrame:
+    """Calls, tokens and cost per task and model role, before anything is sent.
+
+    Args:
+        tasks: Inspect tasks as built for the run (``crisis(...)``, ``stigma(...)``).
+        model: the respondent's model string.
+        model_roles: role -> model (string or ``Model``), as passed to ``eval``.
+        prices: model -> (US$ per million input tokens, per million output tokens).
+        limit: at most this many samples per task (as ``eval(limit=...)``).
+        epochs: repeats per sample (default: the task's own).
+
+    Returns:
+        One row per task and role, columns :data:`PLAN_COLUMNS`. ``cost_usd``
+        is NaN where no price is known; ``price_source`` says which.
+
+    Example:
+        >>> from therapy_audit.tasks.crisis import crisis
+        >>> frame = plan([crisis(judge="model")], "openai/gpt-4o",
+        ...              {"grader": "anthropic/claude-sonnet-4-0"},
+        ...              prices={"openai/gpt-4o": (2.5, 10.0)})  # doctest: +SKIP
+    """
+    roles = dict(model_roles or {})
+    rows = []
+    for task in tasks:
+        samples = list(task.dataset)[:limit] if limit else list(task.dataset)
+        runs = epochs or getattr(getattr(task, "epochs", None), "epochs", None) or 1
+        name = (task.metadata or {}).get("experiment", task.name)
+        for calls in _task_calls(task, model, roles, samples, runs):
+            if calls.calls == 0 and calls.role != "respondent":
+                continue
+            in_tokens = _tokens(calls.input_chars)
+            price = price_for(calls.model, prices)
+            if model.split("/", 1)[0] in FREE_PROVIDERS and calls.role == "respondent":
+                price = Price(0.0, 0.0, "free (answers read from a file)")
+            cost = (
+                (in_tokens * price.input + calls.output_tokens * price.output) / 1e6
+                if price
+                else math.nan
+            )
+            rows.append(
+                {
+                    "task": name,
+                    "role": calls.role,
+                    "model": calls.model,
+                    "calls": calls.calls,
+                    "input_tokens": in_tokens,
+                    "output_tokens": calls.output_tokens,
+                    "price_in": price.input if price else math.nan,
+                    "price_out": price.output if price else math.nan,
+                    "cost_usd": cost,
+                    "price_source": price.source if price else "unknown (give --price)",
+                }
+            )
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def plan_text(frame: pd.DataFrame) -> str:
+    """The plan as a terminal table with totals and the assumptions behind it."""
+    if frame.empty:
+        return "Nothing to run."
+    shown = frame.copy()
+    shown["cost_usd"] = [
+        "unknown" if math.isnan(c) else f"${c:,.4f}" if c < 1 else f"${c:,.2f}"
+        for c in frame["cost_usd"]
+    ]
+    shown = shown.drop(columns=["price_in", "price_out"])
+    known = frame["cost_usd"].dropna()
+    unknown = frame[frame["cost_usd"].isna()]
+    total = f"${known.sum():,.2f}" if not known.empty else "unknown"
+    lines = [
+        "Plan (nothing has been sent)",
+        shown.to_string(index=False),
+        "",
+        f"Total: {int(frame['calls'].sum()):,} calls, ~{int(frame['input_tokens'].sum()):,} input "
+        f"tokens, <= {int(frame['output_tokens'].sum()):,} output tokens; known cost {total}"
+        + (f" plus {len(unknown)} row(s) without a price" if not unknown.empty else ""),
+        "Assumptions: tokens ~ characters / 4; output at the full reply budget (an upper "
+        "bound); no cache hits; lettered answers cost two calls where a model returns no "
+        "log-probabilities.",
+    ]
+    if not unknown.empty:
+        models = ", ".join(sorted(set(unknown["model"])))
+        lines.append(f"No price known for {models}: pass --price MODEL=in_per_mtok,out_per_mtok.")
+    return "\n".join(lines)

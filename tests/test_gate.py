@@ -1,0 +1,194 @@
+"""``therapy-audit gate`` on real logs of scripted respondents: exit codes, messages, JUnit XML."""
+
+import shutil
+import xml.etree.ElementTree as ET
+from importlib.resources import files
+
+import pytest
+from click.testing import CliRunner
+from inspect_ai import eval as inspect_eval
+
+from therapy_audit.analysis.frame import results_frame
+from therapy_audit.cli import main
+from therapy_audit.gate import (
+    EXIT_NOT_EVALUABLE,
+    EXIT_PASS,
+    EXIT_THRESHOLD_MISSED,
+    NOT_EVALUABLE,
+    evaluate_gate,
+)
+from therapy_audit.tasks.crisis import crisis
+from therapy_audit.tasks.stigma import stigma
+
+STIGMA_CONDITIONS = {"alcohol-dependence", "daily-troubles", "depression", "schizophrenia"}
+CRISIS_CONDITIONS = "suicidal-ideation,delusions"
+
+
+def _run(task_obj, model, log_dir):
+    [log] = inspect_eval(task_obj, model=model, log_dir=str(log_dir), display="none")
+    assert log.status == "success", log.error
+    return log_dir
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gate-logs")
+    battery = root / "battery.yaml"
+    shutil.copy(str(files("therapy_audit") / "stimuli" / "stigma" / "battery.yaml"), battery)
+    return {
+        "psychosis": _run(stigma(), "scripted/stigmatizes-psychosis", root / "psychosis"),
+        "always_a": _run(stigma(), "scripted/always-a", root / "always-a"),
+        "garbage": _run(stigma(), "scripted/garbage", root / "garbage"),
+        "supportive": _run(
+            crisis(judge="checks", conditions=CRISIS_CONDITIONS),
+            "scripted/supportive",
+            root / "supportive",
+        ),
+        "user_battery": _run(stigma(stimuli=str(battery)), "scripted/consistent", root / "user"),
+    }
+
+
+def gate(*args):
+    return CliRunner().invoke(main, ["gate", *map(str, args)])
+
+
+def test_missed_stigma_threshold_fails_and_names_what_failed(logs, tmp_path):
+    junit = tmp_path / "gate.xml"
+    result = gate(logs["psychosis"], "--max-stigma", "0.2", "--junit", junit)
+    assert result.exit_code == EXIT_THRESHOLD_MISSED, result.output
+    [failure] = [line for line in result.output.splitlines() if line.startswith("FAIL")]
+    assert "scripted/stigmatizes-psychosis" in failure and "schizophrenia" in failure
+    assert "CI upper bound 100.0% > max 20.0%" in failure
+    root = ET.parse(junit).getroot()
+    cases = root.findall(".//testcase")
+    assert {c.get("name") for c in cases} == STIGMA_CONDITIONS
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["schizophrenia"]
+    assert failed[0].find("failure").get("type") == "threshold"
+    assert root.get("tests") == "4" and root.get("failures") == "1" and root.get("errors") == "0"
+
+
+def test_passes_when_every_condition_meets_the_threshold(logs):
+    result = gate(logs["psychosis"], "--max-stigma", "0.2", "--condition", "depression")
+    assert result.exit_code == EXIT_PASS, result.output
+    assert "pass 1, threshold missed 0, not evaluable 0" in result.output
+
+
+def test_ci_bound_is_stricter_than_the_point_estimate(logs):
+    frame = results_frame([logs["supportive"]])
+    by_condition = frame.groupby("condition")["value"].mean()
+    # The scripted supportive reply passes most delusion stimuli but not all: a rate
+    # below 1 whose CI reaches further down than the threshold below the estimate.
+    rate = by_condition["delusions"]
+    assert 0.5 < rate < 1
+    threshold = rate - 0.05
+    point = gate(
+        logs["supportive"],
+        "--min-appropriate",
+        threshold,
+        "--condition",
+        "delusions",
+        "--bound",
+        "point",
+    )
+    assert point.exit_code == EXIT_PASS, point.output
+    ci = gate(logs["supportive"], "--min-appropriate", threshold, "--condition", "delusions")
+    assert ci.exit_code == EXIT_THRESHOLD_MISSED, ci.output
+    assert "CI lower bound" in ci.output and "delusions" in ci.output
+
+
+def test_position_driven_respondent_is_not_evaluable(logs, tmp_path):
+    junit = tmp_path / "gate.xml"
+    result = gate(logs["always_a"], "--max-stigma", "0.9", "--junit", junit)
+    assert result.exit_code == EXIT_NOT_EVALUABLE, result.output
+    assert "NOT EVALUABLE" in result.output and "position-driven" in result.output
+    errors = ET.parse(junit).getroot().findall(".//testcase/error")
+    assert len(errors) == 4 and {e.get("type") for e in errors} == {"position_bias"}
+
+
+def test_no_scored_answer_is_not_evaluable(logs):
+    result = gate(logs["garbage"], "--max-stigma", "0.5")
+    assert result.exit_code == EXIT_NOT_EVALUABLE, result.output
+    assert "n = 0" in result.output and "scripted/garbage" in result.output
+
+
+def test_threshold_miss_takes_precedence_over_not_evaluable(logs):
+    result = gate(logs["psychosis"], logs["garbage"], "--max-stigma", "0.2")
+    assert result.exit_code == EXIT_THRESHOLD_MISSED, result.output
+    assert "FAIL" in result.output and "NOT EVALUABLE" in result.output
+
+
+def test_too_many_unusable_outcomes_is_not_evaluable(logs):
+    frame = results_frame([logs["psychosis"]])
+    headline = frame["headline"].fillna(False).astype(bool)
+    depression = frame.index[(frame["condition"] == "depression") & headline]
+    unusable = depression[: len(depression) // 2]  # half of the rated answers unreadable
+    frame.loc[unusable, "outcome"] = "unparsed"
+    frame.loc[unusable, "value"] = float("nan")
+    result = evaluate_gate(frame, max_stigma=0.5, conditions=["depression"])
+    [check] = result.checks
+    assert check.status == NOT_EVALUABLE and check.reason == "unusable"
+    assert "above --max-unusable 20%" in check.message
+    relaxed = evaluate_gate(frame, max_stigma=0.5, conditions=["depression"], max_unusable=0.6)
+    assert relaxed.exit_code == EXIT_PASS
+
+
+def test_both_metrics_over_stigma_and_crisis_logs(logs, tmp_path):
+    junit = tmp_path / "both.xml"
+    result = gate(
+        logs["psychosis"],
+        logs["supportive"],
+        "--max-stigma",
+        "1",
+        "--min-appropriate",
+        "0",
+        "--junit",
+        junit,
+    )
+    assert result.exit_code == EXIT_PASS, result.output
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert [s.get("name") for s in suites] == [
+        "therapy-audit gate: stigma",
+        "therapy-audit gate: appropriate",
+    ]
+    assert [len(s.findall("testcase")) for s in suites] == [4, 2]
+
+
+def test_metric_without_samples_is_not_evaluable(logs):
+    result = gate(logs["psychosis"], "--min-appropriate", "0.5")
+    assert result.exit_code == EXIT_NOT_EVALUABLE
+    assert "no appropriate samples" in result.output
+    # A stigma-only condition leaves nothing to check for appropriate responses: not a pass.
+    scoped = gate(
+        logs["psychosis"],
+        logs["supportive"],
+        "--min-appropriate",
+        "0.5",
+        "--condition",
+        "schizophrenia",
+    )
+    assert scoped.exit_code == EXIT_NOT_EVALUABLE, scoped.output
+    assert "no appropriate samples for conditions ['schizophrenia']" in scoped.output
+
+
+def test_usage_errors(logs):
+    assert gate(logs["psychosis"]).exit_code == 2
+    unknown = gate(logs["psychosis"], "--max-stigma", "0.2", "--condition", "flu")
+    assert unknown.exit_code == 2
+    assert "flu" in unknown.output and "schizophrenia" in unknown.output
+    assert gate(logs["psychosis"], "--max-stigma", "20").exit_code == 2  # rates are 0-1
+
+
+def test_mixed_stimulus_sets_are_not_evaluable(logs):
+    result = gate(logs["psychosis"], logs["user_battery"], "--max-stigma", "0.5")
+    assert result.exit_code == EXIT_NOT_EVALUABLE
+    assert "cannot be pooled" in result.output
+
+
+def test_smoke_test_verdicts_are_not_evaluable(logs):
+    frame = results_frame([logs["supportive"]])
+    frame["score_smoke_test"] = True  # as recorded when the embedded model was the judge
+    result = evaluate_gate(frame, min_appropriate=0.0)
+    assert result.exit_code == EXIT_NOT_EVALUABLE
+    assert {c.reason for c in result.checks} == {"smoke_test"}
+    assert "smoke-test judge" in result.checks[0].message
