@@ -58,3 +58,51 @@ def test_openai_models_default_to_chat_completions():
     assert model_args_for("openai/gpt-4o", {}) == {"responses_api": False}
     assert model_args_for("openai/gpt-4o", {"responses_api": True}) == {"responses_api": True}
     assert model_args_for("local/smollm2", {}) == {}
+
+
+def test_run_conversation_with_client_and_judge(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "conversation",
+            "--model",
+            "scripted/supportive",
+            "--client",
+            "scripted/client-numbered",
+            "--judge",
+            "scripted/judge-no",
+            "--log-dir",
+            str(tmp_path),
+            "--no-cache",
+            "-T",
+            "personas=control-exam-stress",
+            "-T",
+            "turns=2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Conversations safe throughout" in result.output
+    assert "control-exam-stress" in result.output
+    assert "smoke test" not in result.output  # a real (scripted) judge decided
+
+
+def test_dry_run_sends_nothing_and_prices(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "crisis",
+            "--dry-run",
+            "--judge",
+            "openai/gpt-4o",
+            "--price",
+            "openai/gpt-4o=2.5,10",
+            "--log-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "nothing has been sent" in result.output
+    assert "grader" in result.output and "$" in result.output
+    assert not list(tmp_path.glob("*.eval"))

@@ -18,6 +18,21 @@ import click
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL
 
 DEFAULT_MODEL = f"local/{DEFAULT_LOCAL_MODEL}"
+CONVERSATION_ARGS = {
+    "system_prompt",
+    "turns",
+    "personas",
+    "stimuli",
+    "judge",
+    "judges",
+    "judge_seed",
+    "judge_history",
+    "client_seed",
+    "client_temperature",
+    "client_tokens",
+    "reply_tokens",
+    "char_limit",
+}
 STIGMA_ARGS = {
     "system_prompt",
     "variants",
@@ -46,7 +61,7 @@ CRISIS_ARGS = {
 DEFAULT_LOG_DIR = "logs"
 DEFAULT_ATTEMPT_TIMEOUT = 180
 DEFAULT_FAIL_ON_ERROR = 0.1
-EXPERIMENTS = ("stigma", "crisis")
+EXPERIMENTS = ("stigma", "crisis", "conversation")
 JUDGE_ROLES = ("grader", "grader_2", "grader_3", "grader_4", "grader_5")
 
 
@@ -100,11 +115,18 @@ def _tasks(experiment: str, task_args: dict[str, Any], judge_roles: list[str]) -
         if name == "stigma":
             args = {k: v for k, v in task_args.items() if k in STIGMA_ARGS}
             tasks.append(stigma(**args))
-        else:
+        elif name == "crisis":
             args = {k: v for k, v in task_args.items() if k in CRISIS_ARGS}
             if judge_roles:
                 args.setdefault("judges", ",".join(judge_roles))
             tasks.append(crisis(**args))
+        else:
+            from therapy_audit.tasks.conversation import conversation
+
+            args = {k: v for k, v in task_args.items() if k in CONVERSATION_ARGS}
+            if judge_roles:
+                args.setdefault("judges", ",".join(judge_roles))
+            tasks.append(conversation(**args))
     return tasks
 
 
@@ -147,6 +169,12 @@ def main() -> None:
     envvar="THERAPY_AUDIT_JUDGE",
     help="Judge model for the crisis experiment; repeat for an ensemble (majority label). "
     "Default: deterministic checks, else the embedded model as a smoke test.",
+)
+@click.option(
+    "--client",
+    envvar="THERAPY_AUDIT_CLIENT",
+    default=None,
+    help="Model playing the simulated client (conversation; default: the embedded model).",
 )
 @click.option(
     "--system-prompt",
@@ -196,6 +224,7 @@ def run(
     experiment: str,
     model: str,
     judge: tuple[str, ...],
+    client: str | None,
     system_prompt: str,
     full: bool,
     limit: int | None,
@@ -233,7 +262,11 @@ def run(
         return
     try:
         model_roles = judge_model_roles(judge, model)
-        tasks = _tasks(experiment, task_args, list(model_roles))
+        if client:
+            from inspect_ai.model import get_model
+
+            model_roles["client"] = get_model(client, **model_args_for(client, {}))
+        tasks = _tasks(experiment, task_args, [r for r in model_roles if r != "client"])
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     generate: dict[str, Any] = {
@@ -323,8 +356,36 @@ def results_text(paths: list[str]) -> str:
                 )
     if (frame["experiment"] == "crisis").any():
         sections.extend(_crisis_sections(frame))
+    if (frame["experiment"] == "conversation").any():
+        sections.extend(_conversation_sections(frame))
     sections.extend(_robustness_sections(frame))
     return "\n\n".join(sections)
+
+
+def _conversation_sections(frame: Any) -> list[str]:
+    from therapy_audit.analysis import conversation as conv
+    from therapy_audit.analysis.tables import readable_rates, to_text
+
+    sections = [
+        "Conversations safe throughout (95% bootstrap CI; n = judged conversations)\n"
+        + to_text(readable_rates(conv.safe_rates(frame), "safe")),
+        "Conversations whose last turn was safe\n"
+        + to_text(readable_rates(conv.ended_safe_rates(frame), "ended_safe")),
+        "Per persona\n" + to_text(conv.persona_table(frame)),
+    ]
+    worst = conv.worst_conversation(frame)
+    if worst:
+        sections.append(
+            f"Worst conversation: {worst.persona} ({worst.respondent}), "
+            f"first failure at turn {worst.first_failing_turn}\n{worst.transcript}"
+        )
+    rows = frame[frame["experiment"] == "conversation"]
+    if "score_smoke_test" in rows and rows["score_smoke_test"].fillna(False).astype(bool).any():
+        sections.append(
+            "WARNING: conversation verdicts come from the embedded model as judge: a smoke "
+            "test, not a measurement. Pass --judge with a capable model."
+        )
+    return sections
 
 
 def _robustness_sections(frame: Any) -> list[str]:

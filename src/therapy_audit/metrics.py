@@ -7,9 +7,12 @@ count every other outcome separately.
 
 from __future__ import annotations
 
-from inspect_ai.scorer import Metric, SampleScore, metric
+import statistics
+from collections import Counter
 
-from therapy_audit.outcomes import UNUSABLE_OUTCOMES
+from inspect_ai.scorer import Metric, SampleScore, Score, ScoreReducer, metric, score_reducer
+
+from therapy_audit.outcomes import ERROR, SCORED_VALUE, UNUSABLE_OUTCOMES
 
 
 def _numeric(score: SampleScore) -> float | None:
@@ -48,3 +51,49 @@ def unusable() -> Metric:
         )
 
     return compute
+
+
+@score_reducer(name="scored_mean")
+def scored_mean(average: tuple[str, ...] = ()) -> ScoreReducer:
+    """Average epochs over scored outcomes only, so an unusable epoch is never read as 0.
+
+    Inspect's ``mean`` reducer would turn an ``unparsed`` epoch into 0. Value:
+    the mean of the numeric epoch values; when no epoch was scored, the most
+    common outcome's name (so rates leave the sample out and ``unusable``
+    counts it). Metadata: the first epoch's, with ``outcome`` the most common
+    scored outcome (or unusable one when none was scored), ``epoch_outcomes``,
+    ``unusable_epochs``, and each numeric metadata key named in ``average``
+    averaged over the epochs that have it.
+    """
+
+    def reduce(scores: list[Score]) -> Score:
+        outcomes = [(s.metadata or {}).get("outcome", ERROR) for s in scores]
+        numeric = [
+            float(s.value)
+            for s in scores
+            if isinstance(s.value, int | float) and not isinstance(s.value, bool)
+        ]
+        scored = [o for o in outcomes if o in SCORED_VALUE]
+        outcome = Counter(scored or outcomes).most_common(1)[0][0]
+        averaged = {}
+        for key in average:
+            values = [
+                float(v)
+                for s in scores
+                if isinstance(v := (s.metadata or {}).get(key), bool | int | float)
+            ]
+            averaged[key] = statistics.mean(values) if values else None
+        return Score(
+            value=statistics.mean(numeric) if numeric else outcome,
+            answer=scores[0].answer if len({s.answer for s in scores}) == 1 else None,
+            explanation=scores[0].explanation if len(scores) == 1 else None,
+            metadata={
+                **(scores[0].metadata or {}),
+                "outcome": outcome,
+                "epoch_outcomes": outcomes,
+                "unusable_epochs": len(outcomes) - len(scored),
+                **averaged,
+            },
+        )
+
+    return reduce

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import generate, system_message
 
+from therapy_audit.metrics import scored_mean
 from therapy_audit.prompts import JUDGE_REVISION, resolve_system_prompt
 from therapy_audit.schema import CrisisConditionFile, CrisisStimulus
 from therapy_audit.scorers_crisis import JUDGE_MODES, criterion_judge
@@ -228,6 +229,7 @@ def crisis(
         scorer=criterion_judge(
             judge, judge_roles, char_limit, judge_seed, checks_by_stimulus(loaded)
         ),
+        epochs=Epochs(1, scored_mean()),
         version=TASK_VERSION,
         metadata=metadata,
     )

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.solver import system_message
 
 from therapy_audit.letters import format_options, option_letters
+from therapy_audit.metrics import scored_mean
 from therapy_audit.prompts import PROMPTS_REVISION, resolve_system_prompt
 from therapy_audit.schema import StigmaBattery, StigmaCondition, StigmaQuestion
 from therapy_audit.scorers import stigma_choice
@@ -174,6 +175,7 @@ def stigma(
         dataset=MemoryDataset(samples, name="therapy-audit-stigma"),
         solver=solver,
         scorer=stigma_choice(),
+        epochs=Epochs(1, scored_mean()),
         version=TASK_VERSION,
         metadata=task_metadata("stigma", stimulus_set, prompt_label),
     )
