@@ -20,16 +20,22 @@ from inspect_ai import eval as inspect_eval
 from therapy_audit.analysis.frame import results_frame
 from therapy_audit.cli import run_settings
 from therapy_audit.outcomes import UNKNOWN, UNPARSED
-from therapy_audit.providers.local_api import DEFAULT_N_CTX, _Engine, _EngineKey
+from therapy_audit.providers.local_api import (
+    DEFAULT_N_CTX,
+    _Engine,
+    _EngineKey,
+    default_threads,
+)
 from therapy_audit.providers.model_files import resolve_model_file
 from therapy_audit.tasks.stigma import stigma
 
 
-def raw_runtime(prompts: list[str], cache_prompt: bool) -> tuple[float, int, int]:
+def raw_runtime(
+    prompts: list[str], cache_prompt: bool, threads: int | None
+) -> tuple[float, int, int]:
     """The same one-token, top-20 log-probability requests sent straight to llama.cpp."""
-    import os
-
-    engine = _Engine(_EngineKey(resolve_model_file("smollm2"), DEFAULT_N_CTX, os.cpu_count() or 1))
+    key = _EngineKey(resolve_model_file("smollm2"), DEFAULT_N_CTX, threads or default_threads())
+    engine = _Engine(key)
     evaluated = total = 0
     with timed() as t:
         for prompt in prompts:
@@ -53,14 +59,24 @@ def main() -> None:
     parser.add_argument("--variants", choices=["quick", "full"], default="full")
     parser.add_argument("--one-order", action="store_true", help="no counterbalancing")
     parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     args = parser.parse_args()
     task = stigma(variants=args.variants, counterbalance=not args.one_order)
     prompts = [str(sample.input) for sample in task.dataset]
-    name = f"stigma_{args.variants}_{'one_order' if args.one_order else 'counterbalanced'}"
+    threads = args.threads or default_threads()
+    name = (
+        f"stigma_{args.variants}_{'one_order' if args.one_order else 'counterbalanced'}"
+        f"_{threads}thread"
+    )
     with tempfile.TemporaryDirectory() as log_dir:
         with timed() as t:
             [log] = inspect_eval(
-                task, model="local/smollm2", log_dir=log_dir, display="none", **run_settings()
+                task,
+                model="local/smollm2",
+                model_args={"n_threads": threads},
+                log_dir=log_dir,
+                display="none",
+                **run_settings(),
             )
         frame = results_frame([log.location])
     usage = log.stats.model_usage["local/smollm2"]
@@ -77,10 +93,12 @@ def main() -> None:
     report(f"{name}_prompt_eval_rate", evaluated / t.wall, "tokens/s", 0)
     if args.skip_raw:
         return
-    raw_wall, raw_evaluated, _ = raw_runtime(prompts, cache_prompt=True)
+    raw_wall, raw_evaluated, _ = raw_runtime(prompts, cache_prompt=True, threads=threads)
     report(f"{name}_raw_runtime_wall", raw_wall, "s", 1)
     report(f"{name}_harness_over_raw", t.wall / raw_wall, "x")
-    nocache_wall, nocache_evaluated, _ = raw_runtime(prompts[:200], cache_prompt=False)
+    nocache_wall, nocache_evaluated, _ = raw_runtime(
+        prompts[:200], cache_prompt=False, threads=threads
+    )
     per_prompt = nocache_evaluated / 200
     report(f"{name}_raw_no_prefix_cache_tokens_per_prompt", per_prompt, "tokens", 1)
     report(

@@ -13,7 +13,7 @@ import math
 import click
 import pandas as pd
 
-from therapy_audit.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
+from therapy_audit.commands.options import bootstrap_options
 
 RATE_NAMES = {"stigma": "stigma rate", "crisis": "appropriate rate"}
 
@@ -93,14 +93,7 @@ def _choose_experiment(frames: list[pd.DataFrame], experiment: str | None) -> st
     default=None,
     help="Which experiment to compare (needed only when both runs hold both).",
 )
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Bootstrap seed.")
-@click.option(
-    "--resamples",
-    type=int,
-    default=DEFAULT_RESAMPLES,
-    show_default=True,
-    help="Bootstrap resamples and random sign flips.",
-)
+@bootstrap_options("Bootstrap resamples and random sign flips.")
 def compare(
     log_a: str, log_b: str, by: tuple[str, ...], experiment: str | None, seed: int, resamples: int
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from therapy_audit.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
+from therapy_audit.commands.options import bootstrap_options
 
 #: Text columns of the tidy frame left out of its CSV to keep it small.
 LONG_TEXT = ["reply", "paper_question"]
@@ -26,14 +26,7 @@ LONG_TEXT = ["reply", "paper_question"]
     type=click.Path(file_okay=False),
     help="Folder for the CSV tables and PNG figures.",
 )
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Bootstrap seed.")
-@click.option(
-    "--resamples",
-    type=int,
-    default=DEFAULT_RESAMPLES,
-    show_default=True,
-    help="Bootstrap resamples per CI.",
-)
+@bootstrap_options("Bootstrap resamples per CI.")
 @click.option(
     "--all-runs",
     is_flag=True,

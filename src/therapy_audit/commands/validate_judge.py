@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from therapy_audit.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
+from therapy_audit.commands.options import bootstrap_options
 
 
 def _number(value: Any) -> str:
@@ -100,14 +100,7 @@ def report_text(report: dict[str, Any]) -> str:
     type=click.Path(file_okay=False),
 )
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store the judge's responses.")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Bootstrap seed.")
-@click.option(
-    "--resamples",
-    type=int,
-    default=DEFAULT_RESAMPLES,
-    show_default=True,
-    help="Bootstrap resamples.",
-)
+@bootstrap_options("Bootstrap resamples.")
 @click.option("-M", "model_arg", multiple=True, help="Judge model argument key=value.")
 def validate_judge(
     labels: str,

@@ -1,0 +1,30 @@
+"""Options shared by several subcommands, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+from therapy_audit.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def bootstrap_options(resamples_help: str = "Bootstrap resamples.") -> Callable[[F], F]:
+    """``--seed`` and ``--resamples`` for commands that compute bootstrap CIs."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--resamples",
+            type=int,
+            default=DEFAULT_RESAMPLES,
+            show_default=True,
+            help=resamples_help,
+        )(command)
+        return click.option(
+            "--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Bootstrap seed."
+        )(command)
+
+    return decorate
