@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import sys
 
 from aiohttp import web
@@ -23,13 +22,14 @@ REPLY = (
 
 def make_app(latency: float) -> web.Application:
     """An app whose chat-completions endpoint sleeps ``latency`` seconds per request."""
-    counter = itertools.count(1)
+    served = [0]
     app = web.Application()
 
     async def chat(request: web.Request) -> web.Response:
         body = await request.json()
         await asyncio.sleep(latency)
-        n = next(counter)
+        served[0] += 1
+        n = served[0]
         prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
         return web.json_response(
             {
@@ -53,7 +53,7 @@ def make_app(latency: float) -> web.Application:
         )
 
     async def count(request: web.Request) -> web.Response:
-        return web.json_response({"requests": next(counter) - 1})
+        return web.json_response({"requests": served[0]})
 
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/count", count)

@@ -52,7 +52,10 @@ def cpu_seconds() -> float:
 def measure(samples: int, latency: float, connections: int, profile: str) -> dict[str, float]:
     """Run the crisis task against the server; return wall, ideal, ratio and CPU per sample."""
     proc, port = start_server(latency)
-    os.environ["BENCH_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+    # The base URL is passed explicitly: Inspect reuses a model by name within a
+    # process, so an environment variable alone would leave the second
+    # measurement talking to the first (stopped) server.
+    base_url = f"http://127.0.0.1:{port}/v1"
     os.environ["BENCH_API_KEY"] = "benchmark-not-a-secret"
     task = crisis(judge="checks")
     per_epoch = len(task.dataset)
@@ -64,6 +67,7 @@ def measure(samples: int, latency: float, connections: int, profile: str) -> dic
             [log] = inspect_eval(
                 task,
                 model="openai-api/bench/fixed",
+                model_base_url=base_url,
                 log_dir=log_dir,
                 epochs=epochs,
                 max_connections=connections,
