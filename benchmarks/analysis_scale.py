@@ -88,12 +88,12 @@ def main() -> None:
         report("analysis_frame_build", t_frame.wall, "s")
         report("analysis_tables", t_tables.wall, "s")
         try:
-            from therapy_audit.report.build import build_report  # type: ignore[import-not-found]
+            from therapy_audit.report import build_report, render
         except ImportError:
             print("analysis_report: skipped (report module not available)")
         else:
             with timed() as t_report:
-                html = build_report([str(data)])
+                html = render(build_report([str(data)]))
             report("analysis_report_build", t_report.wall, "s")
             report("analysis_report_size", len(html.encode()) / 1e6, "MB")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
