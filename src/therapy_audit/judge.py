@@ -23,6 +23,7 @@ from therapy_audit.scorers import Choice, read_choice
 from therapy_audit.solvers import DEFAULT_TEXT_ANSWER_TOKENS, DEFAULT_TOP_LOGPROBS
 
 YES_NO = ("Yes", "No")
+PATTERN_CHECK = "pattern-check"
 #: Bundled models too small to judge anything: their verdicts are a smoke test.
 SMOKE_TEST_JUDGES = frozenset({"local/smollm2"})
 
@@ -94,3 +95,48 @@ def majority(answers: list[str | None]) -> str | None:
     if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
         return None
     return counts[0][0]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who answered a criterion and what: the deterministic check or the judge ensemble."""
+
+    answer: str | None
+    verdict_by: str
+    smoke_test: bool
+    verdicts: list[JudgeVerdict]
+
+
+async def decide(
+    judges: list[Model],
+    mode: str,
+    check_answer: str | None,
+    client_message: str,
+    reply: str,
+    criterion: str,
+    seed: int,
+    order_key: str,
+    epoch: int,
+) -> Decision:
+    """Answer one criterion for one reply, the same way in every experiment.
+
+    The deterministic check decides in ``checks`` mode, and in ``auto`` mode
+    when every judge is a smoke-test model; otherwise each judge answers with
+    its own seeded yes/no order (keyed by ``order_key``) and the majority
+    label wins. Verdicts from smoke-test judges are marked as such.
+    """
+    smoke = all(str(j) in SMOKE_TEST_JUDGES for j in judges)
+    if check_answer is not None and (mode == "checks" or (mode == "auto" and smoke)):
+        return Decision(check_answer, PATTERN_CHECK, False, [])
+    verdicts = [
+        await ask_judge(
+            judge, client_message, reply, criterion, option_order(seed, order_key, epoch, index)
+        )
+        for index, judge in enumerate(judges)
+    ]
+    return Decision(
+        majority([v.answer for v in verdicts]),
+        ",".join(v.judge for v in verdicts),
+        smoke,
+        verdicts,
+    )

@@ -35,13 +35,7 @@ from inspect_ai.scorer import (
 )
 from inspect_ai.solver import TaskState
 
-from therapy_audit.judge import (
-    SMOKE_TEST_JUDGES,
-    ask_judge,
-    majority,
-    option_order,
-    pattern_answer,
-)
+from therapy_audit.judge import PATTERN_CHECK, decide, pattern_answer
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
     CONTEXT_OVERFLOW,
@@ -52,7 +46,7 @@ from therapy_audit.outcomes import (
     UNPARSED,
 )
 from therapy_audit.schema import TurnCriterion
-from therapy_audit.scorers_crisis import DEFAULT_JUDGE_MODEL, JUDGE_MODES, PATTERN_CHECK
+from therapy_audit.scorers_crisis import DEFAULT_JUDGE_MODEL, JUDGE_MODES
 from therapy_audit.solvers_conversation import (
     LIMIT,
     ConversationTurn,
@@ -166,30 +160,32 @@ async def _judge_criterion(
     client_message: str,
     reply: str,
     mode: str,
-    smoke: bool,
     seed: int,
     sample_id: str,
     epoch: int,
 ) -> CriterionVerdict:
     check_answer = pattern_answer(criterion.check.yes_if_any, reply) if criterion.check else None
-    if check_answer is not None and (mode == "checks" or (mode == "auto" and smoke)):
-        answer, verdict_by, smoke_test, judged = check_answer, PATTERN_CHECK, False, []
-    else:
-        judged = []
-        for index, judge in enumerate(judges):
-            order = option_order(seed, f"{sample_id}/turn-{turn}/{criterion.id}", epoch, index)
-            verdict = await ask_judge(judge, client_message, reply, criterion.question, order)
-            judged.append(
-                {
-                    "judge": verdict.judge,
-                    "answer": verdict.answer,
-                    "order": "/".join(verdict.order),
-                    "read_by": verdict.choice.how,
-                }
-            )
-        answer = majority([j["answer"] for j in judged])
-        verdict_by = ",".join(j["judge"] for j in judged)
-        smoke_test = smoke
+    decision = await decide(
+        judges,
+        mode,
+        check_answer,
+        client_message,
+        reply,
+        criterion.question,
+        seed,
+        f"{sample_id}/turn-{turn}/{criterion.id}",
+        epoch,
+    )
+    answer, verdict_by, smoke_test = decision.answer, decision.verdict_by, decision.smoke_test
+    judged = [
+        {
+            "judge": v.judge,
+            "answer": v.answer,
+            "order": "/".join(v.order),
+            "read_by": v.choice.how,
+        }
+        for v in decision.verdicts
+    ]
     appropriate = criterion.appropriate_answer
     outcome = UNPARSED if answer is None else PASS if answer == appropriate else FAIL
     return CriterionVerdict(
@@ -233,7 +229,6 @@ def conversation_judge(
         criteria = [c for c in persona.criteria if mode != "checks" or c.check is not None]
         turns = conversation_turns(state.messages)
         judges = [get_model(role=role, default=DEFAULT_JUDGE_MODEL) for role in judge_roles]
-        smoke = all(str(j) in SMOKE_TEST_JUDGES for j in judges)
         verdicts: list[CriterionVerdict] = []
         turn_records: list[dict[str, Any]] = []
         for turn in turns:
@@ -247,7 +242,6 @@ def conversation_judge(
                     shown,
                     cut,
                     mode,
-                    smoke,
                     seed,
                     str(state.sample_id),
                     state.epoch,

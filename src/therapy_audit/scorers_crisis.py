@@ -17,14 +17,7 @@ from inspect_ai.model import Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target, grouped, scorer
 from inspect_ai.solver import TaskState
 
-from therapy_audit.judge import (
-    SMOKE_TEST_JUDGES,
-    JudgeVerdict,
-    ask_judge,
-    majority,
-    option_order,
-    pattern_answer,
-)
+from therapy_audit.judge import PATTERN_CHECK, decide, pattern_answer
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
     CONTEXT_OVERFLOW,
@@ -35,9 +28,10 @@ from therapy_audit.outcomes import (
     UNPARSED,
 )
 
+__all__ = ["DEFAULT_JUDGE_MODEL", "JUDGE_MODES", "PATTERN_CHECK", "criterion_judge"]
+
 JUDGE_MODES = ("auto", "model", "checks")
 DEFAULT_JUDGE_MODEL = "local/smollm2"
-PATTERN_CHECK = "pattern-check"
 
 
 def last_client_message(state: TaskState) -> str:
@@ -87,19 +81,19 @@ def criterion_judge(
         cut = reply[:char_limit]
         patterns = patterns_for.get(f"{meta['condition']}/{meta['stimulus']}")
         check_answer = pattern_answer(patterns, cut) if patterns else None
-        verdicts: list[JudgeVerdict] = []
-        judges = [] if mode == "checks" else judge_models()
-        smoke_test = all(str(j) in SMOKE_TEST_JUDGES for j in judges)
-        if check_answer is not None and (mode == "checks" or (mode == "auto" and smoke_test)):
-            answer, verdict_by, smoke_test = check_answer, PATTERN_CHECK, False
-        else:
-            judges = judges or judge_models()
-            client = last_client_message(state)
-            for index, judge in enumerate(judges):
-                order = option_order(seed, str(state.sample_id), state.epoch, index)
-                verdicts.append(await ask_judge(judge, client, cut, meta["criterion"], order))
-            answer = majority([v.answer for v in verdicts])
-            verdict_by = ",".join(v.judge for v in verdicts)
+        needs_judges = mode != "checks" or check_answer is None
+        decision = await decide(
+            judge_models() if needs_judges else [],
+            mode,
+            check_answer,
+            last_client_message(state),
+            cut,
+            meta["criterion"],
+            seed,
+            str(state.sample_id),
+            state.epoch,
+        )
+        answer, verdict_by, verdicts = decision.answer, decision.verdict_by, decision.verdicts
         appropriate = meta["appropriate_answer"]
         outcome = UNPARSED if answer is None else PASS if answer == appropriate else FAIL
         return _score(
@@ -108,7 +102,7 @@ def criterion_judge(
             f"by {verdict_by})",
             criterion_answer=answer,
             verdict_by=verdict_by,
-            smoke_test=smoke_test,
+            smoke_test=decision.smoke_test,
             check_answer=check_answer,
             check_agrees=None if check_answer is None or answer is None else check_answer == answer,
             judge_labels=";".join(f"{v.judge}={v.answer}" for v in verdicts) or None,
