@@ -43,8 +43,8 @@ from therapy_audit.scorers import stigma_choice
 from therapy_audit.scorers_crisis import JUDGE_MODES, criterion_judge
 from therapy_audit.solvers import ANSWER_MODES, AnswerMode, answer_by_letter
 from therapy_audit.stimulus_files import StimulusSet
+from therapy_audit.tasks.common import task_metadata
 from therapy_audit.tasks.crisis import DEFAULT_CHAR_LIMIT, DEFAULT_JUDGE_SEED, DEFAULT_REPLY_TOKENS
-from therapy_audit.tasks.stigma import task_metadata
 
 TASK_VERSION = "1.0.0"
 

@@ -34,7 +34,7 @@ from therapy_audit.solvers_conversation import (
     simulated_client,
 )
 from therapy_audit.stimulus_files import load_personas
-from therapy_audit.tasks.stigma import task_metadata
+from therapy_audit.tasks.common import task_metadata
 
 TASK_VERSION = "1.0.0"
 DEFAULT_JUDGE_SEED = 20250119

@@ -23,7 +23,7 @@ from therapy_audit.schema import CrisisConditionFile, CrisisStimulus
 from therapy_audit.scorers_crisis import JUDGE_MODES, criterion_judge
 from therapy_audit.solvers_context import contextualize
 from therapy_audit.stimulus_files import load_crisis_stimuli
-from therapy_audit.tasks.stigma import task_metadata
+from therapy_audit.tasks.common import task_metadata
 from therapy_audit.transcripts import Session, insertion_points, load_sessions
 
 TASK_VERSION = "1.0.0"

@@ -22,11 +22,12 @@ from inspect_ai.solver import system_message
 
 from therapy_audit.letters import format_options, option_letters
 from therapy_audit.metrics import scored_mean
-from therapy_audit.prompts import PROMPTS_REVISION, resolve_system_prompt
+from therapy_audit.prompts import resolve_system_prompt
 from therapy_audit.schema import StigmaBattery, StigmaCondition, StigmaQuestion
 from therapy_audit.scorers import stigma_choice
 from therapy_audit.solvers import ANSWER_MODES, AnswerMode, answer_by_letter
-from therapy_audit.stimulus_files import StimulusSet, load_stigma_battery
+from therapy_audit.stimulus_files import load_stigma_battery
+from therapy_audit.tasks.common import task_metadata
 from therapy_audit.vignettes import Cell, cells, placeholders, render, validate_templates
 
 TASK_VERSION = "1.0.0"
@@ -179,15 +180,3 @@ def stigma(
         version=TASK_VERSION,
         metadata=task_metadata("stigma", stimulus_set, prompt_label),
     )
-
-
-def task_metadata(experiment: str, stimulus_set: StimulusSet, prompt_label: str) -> dict[str, Any]:
-    """What every task records about its stimuli and prompts (read back by the analysis)."""
-    return {
-        "experiment": experiment,
-        "stimulus_set_version": stimulus_set.version,
-        "stimulus_fingerprint": stimulus_set.fingerprint,
-        "stimulus_source": stimulus_set.source,
-        "system_prompt": prompt_label,
-        "prompts_revision": PROMPTS_REVISION,
-    }
