@@ -4,7 +4,19 @@ A fixed-latency OpenAI-compatible server (its own process) answers N samples
 of the crisis task (deterministic checks as the judge, so every sample is one
 call). The ideal wall time is ``samples x latency / connections``; the ratio
 of measured to ideal is the harness's overhead, and the harness's CPU
-seconds per sample is what it costs on the machine running the audit.
+seconds per sample (every harness process, workers included; not the
+server's) is what it costs on the machine running the audit.
+
+Profiles:
+
+- ``inspect-defaults``: :func:`inspect_ai.eval` with Inspect's defaults;
+- ``therapy-audit``: what ``therapy-audit run`` does in one process (its
+  eval settings and garbage-collector settings);
+- ``therapy-audit-workers``: the same split across ``--workers`` processes
+  (``therapy-audit run --workers N``), the connections shared between them.
+
+Each measurement runs in a fresh interpreter, so no setting, import or model
+client carries over from one to the next.
 
     python benchmarks/harness_overhead.py --samples 2000 --latency 0.05 1.0 --connections 64
 """
@@ -12,6 +24,7 @@ seconds per sample is what it costs on the machine running the audit.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import resource
@@ -21,12 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from inspect_ai import eval as inspect_eval
-
-from therapy_audit.cli import run_settings
-from therapy_audit.tasks.crisis import crisis
-
 HERE = Path(__file__).resolve().parent
+PROFILES = ("inspect-defaults", "therapy-audit", "therapy-audit-workers")
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], int]:
@@ -44,39 +53,90 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split(":")[1])
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def harness_cpu_seconds() -> float:
+    """CPU of this process and of its finished children (the worker processes)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
-def measure(samples: int, latency: float, connections: int, profile: str) -> dict[str, float]:
-    """Run the crisis task against the server; return wall, ideal, ratio and CPU per sample."""
-    proc, port = start_server(latency)
-    # The base URL is passed explicitly: Inspect reuses a model by name within a
-    # process, so an environment variable alone would leave the second
-    # measurement talking to the first (stopped) server.
-    base_url = f"http://127.0.0.1:{port}/v1"
-    os.environ["BENCH_API_KEY"] = "benchmark-not-a-secret"
-    task = crisis(judge="checks")
-    per_epoch = len(task.dataset)
+def run_once(profile: str, epochs: int, connections: int, workers: int, log_dir: str) -> None:
+    """One measurement in this (fresh) process; prints a JSON line of raw figures."""
+    from inspect_ai import eval as inspect_eval
+
+    from therapy_audit.execution import RunRequest, run_in_workers
+    from therapy_audit.tasks.crisis import crisis
+
+    model = "openai-api/bench/fixed"
+    cpu0, t0 = harness_cpu_seconds(), time.perf_counter()
+    if profile == "inspect-defaults":
+        [log] = inspect_eval(
+            crisis(judge="checks"),
+            model=model,
+            log_dir=log_dir,
+            epochs=epochs,
+            max_connections=connections,
+            display="none",
+        )
+        locations = [str(log.location)]
+    else:
+        request = RunRequest(
+            experiment="crisis",
+            model=model,
+            task_args={"judge": "checks"},
+            log_dir=log_dir,
+            epochs=epochs,
+            cache=False,
+            eval_settings={"max_connections": connections},
+            display="none",
+        )
+        locations = [r.location for r in run_in_workers(request, workers)]
+    wall = time.perf_counter() - t0
+    cpu = harness_cpu_seconds() - cpu0
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "logs": locations}), flush=True)
+
+
+def measure(
+    samples: int, latency: float, connections: int, profile: str, workers: int
+) -> dict[str, float]:
+    """Start the server, run one measurement in a fresh interpreter, and derive the ratios."""
+    from inspect_ai.log import read_eval_log
+
+    from therapy_audit.tasks.crisis import crisis
+
+    per_epoch = len(crisis(judge="checks").dataset)
     epochs = math.ceil(samples / per_epoch)
-    settings = run_settings(profile)
+    proc, port = start_server(latency)
+    env = {
+        **os.environ,
+        "BENCH_BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "BENCH_API_KEY": "benchmark-not-a-secret",
+    }
     try:
         with tempfile.TemporaryDirectory() as log_dir:
-            cpu0, t0 = cpu_seconds(), time.perf_counter()
-            [log] = inspect_eval(
-                task,
-                model="openai-api/bench/fixed",
-                model_base_url=base_url,
-                log_dir=log_dir,
-                epochs=epochs,
-                max_connections=connections,
-                display="none",
-                **settings,
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--run-once",
+                    profile,
+                    str(epochs),
+                    str(connections),
+                    str(workers if profile == "therapy-audit-workers" else 1),
+                    log_dir,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             )
-            wall = time.perf_counter() - t0
-            cpu = cpu_seconds() - cpu0
-            done = len(log.samples or [])
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            completed = sum(
+                (read_eval_log(p, header_only=True).results or _NoResults()).completed_samples
+                for p in figures["logs"]
+            )
             size = sum(p.stat().st_size for p in Path(log_dir).glob("*.eval"))
     finally:
         proc.kill()
@@ -84,33 +144,37 @@ def measure(samples: int, latency: float, connections: int, profile: str) -> dic
     ideal = n * latency / connections
     return {
         "samples": n,
-        "samples_logged": done,
-        "wall_s": wall,
+        "samples_completed": completed,
+        "wall_s": figures["wall_s"],
         "ideal_s": ideal,
-        "ratio": wall / ideal,
-        "cpu_ms_per_sample": 1000 * cpu / n,
+        "ratio": figures["wall_s"] / ideal,
+        "cpu_ms_per_sample": 1000 * figures["cpu_s"] / n,
         "log_mb": size / 1e6,
     }
 
 
+class _NoResults:
+    completed_samples = 0
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--run-once":
+        profile, epochs, connections, workers, log_dir = sys.argv[2:7]
+        run_once(profile, int(epochs), int(connections), int(workers), log_dir)
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--latency", type=float, nargs="+", default=[0.05, 1.0])
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument(
-        "--profile",
-        choices=["inspect-defaults", "therapy-audit"],
-        nargs="+",
-        default=["inspect-defaults", "therapy-audit"],
-    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", choices=PROFILES, nargs="+", default=list(PROFILES))
     args = parser.parse_args()
     for profile in args.profile:
         for latency in args.latency:
-            r = measure(args.samples, latency, args.connections, profile)
+            r = measure(args.samples, latency, args.connections, profile, args.workers)
             tag = f"{profile}_latency_{int(latency * 1000)}ms"
             print(f"{tag}_samples: {r['samples']} samples")
-            print(f"{tag}_samples_logged: {r['samples_logged']} samples")
+            print(f"{tag}_samples_completed: {r['samples_completed']} samples")
             print(f"{tag}_wall: {r['wall_s']:.1f} s")
             print(f"{tag}_ideal: {r['ideal_s']:.1f} s")
             print(f"{tag}_ratio: {r['ratio']:.2f} x")

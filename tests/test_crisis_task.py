@@ -108,6 +108,42 @@ def test_checks_mode_uses_only_checked_stimuli(tmp_path):
     assert not frame["score_smoke_test"].any()
 
 
+def test_check_patterns_stay_out_of_the_log(tmp_path):
+    """Scorer arguments are logged in every sample: the pattern map must not be one."""
+    log, frame = run(tmp_path, judge="checks", limit=2)
+    conditions, _ = load_crisis_stimuli()
+    patterns = [p for c in conditions for s in c.stimuli if s.check for p in s.check.yes_if_any]
+    long_patterns = [p for p in patterns if len(p) > 20]
+    assert len(long_patterns) > 50
+    sample_json = log.samples[0].model_dump_json()
+    assert not [p for p in long_patterns if json.dumps(p)[1:-1] in sample_json]
+    [score_event] = [e for e in log.samples[0].events if e.event == "score"]
+    assert score_event.scorer_args is not None
+    assert score_event.scorer_args.get("checks_from") == "packaged"
+    assert set(frame["score_verdict_by"]) == {"pattern-check"}
+
+
+def test_a_users_stimulus_file_brings_its_own_checks(tmp_path):
+    """The scorer loads the checks of the stimulus set the task ran, not the packaged ones."""
+    from importlib import resources
+
+    import yaml
+
+    from therapy_audit.stimulus_files import STIMULI_PACKAGE
+
+    packaged = resources.files(STIMULI_PACKAGE) / "crisis" / "mania.yaml"
+    data = yaml.safe_load(packaged.read_text(encoding="utf-8"))
+    checked = [s for s in data["stimuli"] if s.get("check")]
+    for stimulus in checked:
+        stimulus["check"]["yes_if_any"] = [r"\b988\b"]  # the scripted reply names 988
+    data["stimuli"] = checked
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    _, frame = run(tmp_path / "logs", judge="checks", stimuli=str(path), conditions=None)
+    assert len(frame) == len(checked)
+    assert set(frame["score_check_answer"]) == {"yes"}
+
+
 def test_auto_mode_with_a_real_judge_cross_checks_the_patterns(tmp_path):
     _, frame = run(tmp_path, judge_models={"grader": "judge-no"})
     checked = frame[frame["has_check"]]

@@ -10,78 +10,31 @@ variables; secrets are only ever read from the environment by the providers.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
+from therapy_audit.execution import (
+    DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_FAIL_ON_ERROR,
+    EXPERIMENTS,
+    JUDGE_ROLES,
+    RunRequest,
+    RunResult,
+    WorkerFailure,
+    build_tasks,
+    judge_model_roles,
+    model_args_for,
+    resume_logs,
+    run_in_workers,
+    run_settings,
+    same_family_judges,
+)
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL
 
 DEFAULT_MODEL = f"local/{DEFAULT_LOCAL_MODEL}"
-CONVERSATION_ARGS = {
-    "system_prompt",
-    "turns",
-    "personas",
-    "stimuli",
-    "judge",
-    "judges",
-    "judge_seed",
-    "judge_history",
-    "client_seed",
-    "client_temperature",
-    "client_tokens",
-    "reply_tokens",
-    "char_limit",
-}
-STIGMA_ARGS = {
-    "system_prompt",
-    "variants",
-    "counterbalance",
-    "paraphrases",
-    "answer_mode",
-    "quick_cell",
-    "stimuli",
-}
-CRISIS_ARGS = {
-    "system_prompt",
-    "context",
-    "transcripts",
-    "insert_at",
-    "transcripts_per_stimulus",
-    "contextualize_context",
-    "paraphrases",
-    "conditions",
-    "char_limit",
-    "reply_tokens",
-    "judge",
-    "judges",
-    "judge_seed",
-    "stimuli",
-}
 DEFAULT_LOG_DIR = "logs"
-DEFAULT_ATTEMPT_TIMEOUT = 180
-DEFAULT_FAIL_ON_ERROR = 0.1
-EXPERIMENTS = ("stigma", "crisis", "conversation")
-JUDGE_ROLES = ("grader", "grader_2", "grader_3", "grader_4", "grader_5")
-
-
-#: Inspect settings that cut the harness's own cost per sample without losing
-#: resume (samples are still written to the log as they complete, in batches).
-#: Measured by benchmarks/harness_overhead.py; see the README's performance notes.
-PERFORMANCE_SETTINGS: dict[str, Any] = {"log_realtime": False, "score_display": False}
-
-
-def run_settings(profile: str = "therapy-audit") -> dict[str, Any]:
-    """Eval keyword arguments our CLI applies by default (``inspect-defaults``: none)."""
-    if profile == "inspect-defaults":
-        return {}
-    return {
-        "attempt_timeout": DEFAULT_ATTEMPT_TIMEOUT,
-        "fail_on_error": DEFAULT_FAIL_ON_ERROR,
-        # One broken answer re-runs its sample once before it counts as an error.
-        "retry_on_error": 1,
-        **PERFORMANCE_SETTINGS,
-    }
+__all__ = ["judge_model_roles", "main", "model_args_for", "results_text", "run_settings"]
 
 
 def key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
@@ -95,57 +48,6 @@ def key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint=option)
         parsed[key.replace("-", "_")] = yaml.safe_load(value)
     return parsed
-
-
-def model_args_for(model: str, given: dict[str, Any]) -> dict[str, Any]:
-    """Provider defaults we apply: chat completions (not Responses) for OpenAI endpoints."""
-    args = dict(given)
-    if model.startswith("openai/"):
-        args.setdefault("responses_api", False)
-    return args
-
-
-def _tasks(experiment: str, task_args: dict[str, Any], judge_roles: list[str]) -> list[Any]:
-    from therapy_audit.tasks.crisis import crisis
-    from therapy_audit.tasks.stigma import stigma
-
-    chosen = EXPERIMENTS if experiment == "all" else (experiment,)
-    tasks = []
-    for name in chosen:
-        if name == "stigma":
-            args = {k: v for k, v in task_args.items() if k in STIGMA_ARGS}
-            tasks.append(stigma(**args))
-        elif name == "crisis":
-            args = {k: v for k, v in task_args.items() if k in CRISIS_ARGS}
-            if judge_roles:
-                args.setdefault("judges", ",".join(judge_roles))
-            tasks.append(crisis(**args))
-        else:
-            from therapy_audit.tasks.conversation import conversation
-
-            args = {k: v for k, v in task_args.items() if k in CONVERSATION_ARGS}
-            if judge_roles:
-                args.setdefault("judges", ",".join(judge_roles))
-            tasks.append(conversation(**args))
-    return tasks
-
-
-def judge_model_roles(judges: tuple[str, ...], model: str) -> dict[str, Any]:
-    """Bind each ``--judge`` to a grader role (grader, grader_2, ...) with our provider defaults."""
-    from inspect_ai.model import get_model
-
-    if len(judges) > len(JUDGE_ROLES):
-        raise click.BadParameter(f"at most {len(JUDGE_ROLES)} judges", param_hint="--judge")
-    roles = {}
-    for role, judge in zip(JUDGE_ROLES, judges, strict=False):
-        if judge.split("/")[0] == model.split("/")[0]:
-            click.echo(
-                f"Note: judge {judge} is from the respondent's own provider ({model}); "
-                "prefer a judge from another family.",
-                err=True,
-            )
-        roles[role] = get_model(judge, **model_args_for(judge, {}))
-    return roles
 
 
 @click.group()
@@ -195,7 +97,21 @@ def main() -> None:
     type=click.Path(file_okay=False),
 )
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store model responses.")
-@click.option("--max-connections", type=int, default=None, help="Concurrent model requests.")
+@click.option(
+    "--max-connections",
+    type=int,
+    default=None,
+    help="Concurrent model requests (the total, shared by --workers).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    envvar="THERAPY_AUDIT_WORKERS",
+    help="Inspect processes sharing the run (one log each); for fast APIs with many "
+    "connections, where one process's CPU is the limit. Not useful for the embedded model.",
+)
 @click.option(
     "--attempt-timeout",
     type=int,
@@ -234,6 +150,7 @@ def run(
     log_dir: str,
     no_cache: bool,
     max_connections: int | None,
+    workers: int,
     attempt_timeout: int,
     fail_on_error: float,
     task_arg: tuple[str, ...],
@@ -242,9 +159,6 @@ def run(
     price: tuple[str, ...],
 ) -> None:
     """Run an experiment and print its results table and log path."""
-    from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import CachePolicy
-
     task_args = {"system_prompt": system_prompt, **key_values(task_arg, "-T")}
     if full:
         task_args["variants"] = "full"
@@ -255,50 +169,63 @@ def run(
         roles = dict(zip(JUDGE_ROLES, judge, strict=False))
         try:
             prices = dict(parse_price(p) for p in price)
-            tasks = _tasks(experiment, task_args, list(roles))
+            tasks = build_tasks(experiment, task_args, list(roles))
         except (ValueError, FileNotFoundError) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(plan_text(plan(tasks, model, roles, prices, limit=limit, epochs=epochs)))
         return
-    try:
-        model_roles = judge_model_roles(judge, model)
-        if client:
-            from inspect_ai.model import get_model
-
-            model_roles["client"] = get_model(client, **model_args_for(client, {}))
-        tasks = _tasks(experiment, task_args, [r for r in model_roles if r != "client"])
-    except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    generate: dict[str, Any] = {
-        **run_settings(),
+    eval_settings: dict[str, Any] = {
         "attempt_timeout": attempt_timeout,
         "fail_on_error": fail_on_error,
     }
-    if not no_cache:
-        generate["cache"] = CachePolicy(expiry=None)
     for name, value in (
         ("temperature", temperature),
         ("seed", seed),
         ("max_connections", max_connections),
     ):
         if value is not None:
-            generate[name] = value
-    logs = inspect_eval(
-        tasks,
+            eval_settings[name] = value
+    request = RunRequest(
+        experiment=experiment,
         model=model,
-        model_args=model_args_for(model, key_values(model_arg, "-M")),
-        model_roles=model_roles or None,
+        judges=judge,
+        client=client,
+        task_args=task_args,
+        model_args=key_values(model_arg, "-M"),
         log_dir=log_dir,
         limit=limit,
         epochs=epochs,
-        **generate,
+        cache=not no_cache,
+        eval_settings=eval_settings,
     )
-    paths = [log.location for log in logs]
-    click.echo(results_text(paths))
-    for log in logs:
-        click.echo(f"Inspect log ({log.status}): {log.location}")
-    if any(log.status != "success" for log in logs):
+    for same in same_family_judges(judge, model):
+        click.echo(
+            f"Note: judge {same} is from the respondent's own provider ({model}); "
+            "prefer a judge from another family.",
+            err=True,
+        )
+    try:
+        if workers > 1:
+            click.echo(f"Running on {workers} worker processes (progress shows worker 1's share).")
+        outcome = run_in_workers(request, workers)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except WorkerFailure as failure:
+        _echo_logs(failure.results)
+        raise click.ClickException(
+            f"{failure}. The logs above are kept; resume them with `therapy-audit resume`."
+        ) from failure
+    click.echo(results_text([r.location for r in outcome]))
+    _echo_logs(outcome)
+    if any(r.status != "success" for r in outcome):
+        unfinished = " ".join(r.location for r in outcome if r.status != "success")
+        click.echo(f"To finish: therapy-audit resume {unfinished}")
         sys.exit(1)
+
+
+def _echo_logs(outcome: list[RunResult]) -> None:
+    for entry in outcome:
+        click.echo(f"Inspect log ({entry.status}): {entry.location}")
 
 
 @main.command()
@@ -309,21 +236,26 @@ def results(logs: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.argument("log", type=click.Path(exists=True, dir_okay=False))
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--log-dir",
     default=None,
     type=click.Path(file_okay=False),
-    help="Where the completed log goes (default: beside the original).",
+    help="Where the completed logs go (default: beside each original).",
 )
-def resume(log: str, log_dir: str | None) -> None:
-    """Finish an interrupted run: samples already completed are not asked again."""
-    from inspect_ai import eval_retry
+def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
+    """Finish interrupted runs: samples already completed are not asked again.
 
-    logs = eval_retry(log, log_dir=log_dir or str(Path(log).parent))
-    click.echo(results_text([entry.location for entry in logs]))
-    for entry in logs:
-        click.echo(f"Inspect log ({entry.status}): {entry.location}")
+    Give every unfinished log of a run (a run with --workers N has N); they
+    are resumed in parallel processes.
+    """
+    try:
+        outcome = resume_logs(list(logs), log_dir)
+    except WorkerFailure as failure:
+        _echo_logs(failure.results)
+        raise click.ClickException(str(failure)) from failure
+    click.echo(results_text([entry.location for entry in outcome]))
+    _echo_logs(outcome)
 
 
 def results_text(paths: list[str]) -> str:

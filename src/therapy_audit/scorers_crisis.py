@@ -27,11 +27,28 @@ from therapy_audit.outcomes import (
     SCORED_VALUE,
     UNPARSED,
 )
+from therapy_audit.stimulus_files import load_crisis_stimuli
 
 __all__ = ["DEFAULT_JUDGE_MODEL", "JUDGE_MODES", "PATTERN_CHECK", "criterion_judge"]
 
 JUDGE_MODES = ("auto", "model", "checks")
 DEFAULT_JUDGE_MODEL = "local/smollm2"
+
+
+def checks_by_stimulus(checks_from: str | None) -> dict[str, list[str]]:
+    """``condition/stimulus`` -> its check patterns, for the named stimulus set.
+
+    Kept out of sample metadata and scorer arguments, which Inspect logs per sample.
+    """
+    if checks_from is None:
+        return {}
+    conditions, _ = load_crisis_stimuli(None if checks_from == "packaged" else checks_from)
+    return {
+        f"{c.condition}/{s.id}": list(s.check.yes_if_any)
+        for c in conditions
+        for s in c.stimuli
+        if s.check
+    }
 
 
 def last_client_message(state: TaskState) -> str:
@@ -57,14 +74,17 @@ def criterion_judge(
     roles: list[str] | None = None,
     char_limit: int = 1024,
     seed: int = 0,
-    checks: dict[str, list[str]] | None = None,
+    checks_from: str | None = None,
 ) -> Scorer:
     """Judge the cut reply against the criterion; pass when the answer is the appropriate one.
 
-    ``checks`` maps ``condition/stimulus`` to the stimulus's deterministic
-    check patterns (stimuli without a check are absent).
+    ``checks_from`` names the stimulus set whose deterministic checks apply
+    (``packaged`` or the path of a user's stimuli; ``None``: no checks). The
+    scorer loads the patterns itself rather than taking them as an argument:
+    Inspect logs a scorer's arguments in every sample's score event, and the
+    whole pattern map (~46 KB) there made logging the harness's main cost.
     """
-    patterns_for = checks or {}
+    patterns_for = checks_by_stimulus(checks_from)
     judge_roles = roles or ["grader"]
 
     def judge_models() -> list[Model]:

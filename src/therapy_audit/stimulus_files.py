@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -60,7 +60,19 @@ def _yaml_files(folder: Traversable | Path) -> list[Traversable | Path]:
 
 
 def _load(model: type[M], file: Traversable | Path) -> M:
-    return load_yaml_model(model, str(file), text=file.read_text(encoding="utf-8"))
+    text = file.read_text(encoding="utf-8")
+    return _parsed(model, str(file), text)  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=256)
+def _parsed(model: type[BaseModel], source: str, text: str) -> BaseModel:
+    """Parse and validate a file's text once per content (the models are frozen).
+
+    The crisis task and its scorer both read the stimulus set, and a run split
+    across workers builds its tasks in every worker; keyed by the text, an
+    edited file is always parsed again.
+    """
+    return load_yaml_model(model, source, text=text)
 
 
 def _fingerprint(files: list[Traversable | Path]) -> str:

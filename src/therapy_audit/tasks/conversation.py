@@ -34,7 +34,7 @@ from therapy_audit.solvers_conversation import (
     simulated_client,
 )
 from therapy_audit.stimulus_files import load_personas
-from therapy_audit.tasks.common import task_metadata
+from therapy_audit.tasks.common import keep_shard, task_metadata
 
 TASK_VERSION = "1.0.0"
 DEFAULT_JUDGE_SEED = 20250119
@@ -83,6 +83,7 @@ def conversation(
     client_tokens: int = DEFAULT_CLIENT_TOKENS,
     reply_tokens: int = DEFAULT_REPLY_TOKENS,
     char_limit: int = DEFAULT_CHAR_LIMIT,
+    shard: str | None = None,
 ) -> Task:
     """Multi-turn conversations with a simulated client, every reply judged.
 
@@ -110,6 +111,8 @@ def conversation(
         client_tokens: the client's token budget per message.
         reply_tokens: the respondent's token budget per reply.
         char_limit: replies are cut to this many characters before judging.
+        shard: ``i/N``: ask only worker i's share of the personas (set by
+            ``therapy-audit run --workers N``).
     """
     if judge not in JUDGE_MODES:
         raise ValueError(f"judge must be one of {JUDGE_MODES}, got {judge!r}")
@@ -140,7 +143,7 @@ def conversation(
     solver.append(
         simulated_client(turns, reply_tokens, client_tokens, client_temperature, client_seed)
     )
-    metadata = task_metadata("conversation", stimulus_set, prompt_label)
+    metadata = task_metadata("conversation", stimulus_set, prompt_label, shard)
     metadata.update(
         {
             "judge_revision": JUDGE_REVISION,
@@ -158,7 +161,8 @@ def conversation(
     )
     return Task(
         dataset=MemoryDataset(
-            [persona_sample(p) for p in chosen], name="therapy-audit-conversation"
+            keep_shard([persona_sample(p) for p in chosen], shard),
+            name="therapy-audit-conversation",
         ),
         solver=solver,
         scorer=conversation_judge(judge, judge_roles, char_limit, judge_seed, judge_history),

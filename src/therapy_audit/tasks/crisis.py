@@ -23,7 +23,7 @@ from therapy_audit.schema import CrisisConditionFile, CrisisStimulus
 from therapy_audit.scorers_crisis import JUDGE_MODES, criterion_judge
 from therapy_audit.solvers_context import contextualize
 from therapy_audit.stimulus_files import load_crisis_stimuli
-from therapy_audit.tasks.common import task_metadata
+from therapy_audit.tasks.common import keep_shard, task_metadata
 from therapy_audit.transcripts import Session, insertion_points, load_sessions
 
 TASK_VERSION = "1.0.0"
@@ -128,16 +128,6 @@ def crisis_samples(
     return samples
 
 
-def checks_by_stimulus(conditions: list[CrisisConditionFile]) -> dict[str, list[str]]:
-    """``condition/stimulus`` -> the stimulus's check patterns (kept out of sample metadata)."""
-    return {
-        f"{c.condition}/{s.id}": list(s.check.yes_if_any)
-        for c in conditions
-        for s in c.stimuli
-        if s.check
-    }
-
-
 @task
 def crisis(
     system_prompt: str = "none",
@@ -154,6 +144,7 @@ def crisis(
     judges: str = "grader",
     judge_seed: int = DEFAULT_JUDGE_SEED,
     stimuli: str | None = None,
+    shard: str | None = None,
 ) -> Task:
     """Appropriate responses to clients signalling a mental-health condition.
 
@@ -178,6 +169,8 @@ def crisis(
             (majority label; each judge's label kept).
         judge_seed: seed for the per-sample order of the judge's yes/no options.
         stimuli: a YAML file or folder of crisis stimuli replacing the packaged ones.
+        shard: ``i/N``: ask only worker i's share of the samples (set by
+            ``therapy-audit run --workers N``).
     """
     if context not in CONTEXTS:
         raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
@@ -205,6 +198,7 @@ def crisis(
         paraphrases,
         only_checked=judge == "checks",
     )
+    samples = keep_shard(samples, shard)
     solver: list[Any] = []
     if prompt_text:
         solver.append(system_message(prompt_text))
@@ -212,7 +206,7 @@ def crisis(
         solver.append(contextualize())
     solver.append(generate(max_tokens=reply_tokens))
     judge_roles = [r.strip() for r in judges.split(",") if r.strip()]
-    metadata = task_metadata("crisis", stimulus_set, prompt_label)
+    metadata = task_metadata("crisis", stimulus_set, prompt_label, shard)
     metadata.update(
         {
             "judge_revision": JUDGE_REVISION,
@@ -227,7 +221,7 @@ def crisis(
         dataset=MemoryDataset(samples, name="therapy-audit-crisis"),
         solver=solver,
         scorer=criterion_judge(
-            judge, judge_roles, char_limit, judge_seed, checks_by_stimulus(loaded)
+            judge, judge_roles, char_limit, judge_seed, checks_from=stimuli or "packaged"
         ),
         epochs=Epochs(1, scored_mean()),
         version=TASK_VERSION,

@@ -27,7 +27,7 @@ from therapy_audit.schema import StigmaBattery, StigmaCondition, StigmaQuestion
 from therapy_audit.scorers import stigma_choice
 from therapy_audit.solvers import ANSWER_MODES, AnswerMode, answer_by_letter
 from therapy_audit.stimulus_files import load_stigma_battery
-from therapy_audit.tasks.common import task_metadata
+from therapy_audit.tasks.common import keep_shard, task_metadata
 from therapy_audit.vignettes import Cell, cells, placeholders, render, validate_templates
 
 TASK_VERSION = "1.0.0"
@@ -148,6 +148,7 @@ def stigma(
     answer_mode: AnswerMode = "auto",
     quick_cell: str = DEFAULT_QUICK_CELL,
     stimuli: str | None = None,
+    shard: str | None = None,
 ) -> Task:
     """Stigma toward people with mental-health conditions, by vignette and condition.
 
@@ -162,13 +163,17 @@ def stigma(
             them, text otherwise), ``logprobs`` or ``text``.
         quick_cell: the demographic cell of the quick profile.
         stimuli: path to a battery YAML file replacing the packaged one.
+        shard: ``i/N``: ask only worker i's share of the samples (set by
+            ``therapy-audit run --workers N``).
     """
     _check_choice("variants", variants, VARIANTS)
     _check_choice("answer_mode", answer_mode, ANSWER_MODES)
     prompt_label, prompt_text = resolve_system_prompt(system_prompt)
     battery, stimulus_set = load_stigma_battery(stimuli)
     validate_templates(battery, stimulus_set.source)
-    samples = stigma_samples(battery, variants, counterbalance, paraphrases, quick_cell)
+    samples = keep_shard(
+        stigma_samples(battery, variants, counterbalance, paraphrases, quick_cell), shard
+    )
     solver = [answer_by_letter(answer_mode)]
     if prompt_text:
         solver.insert(0, system_message(prompt_text))
@@ -178,5 +183,5 @@ def stigma(
         scorer=stigma_choice(),
         epochs=Epochs(1, scored_mean()),
         version=TASK_VERSION,
-        metadata=task_metadata("stigma", stimulus_set, prompt_label),
+        metadata=task_metadata("stigma", stimulus_set, prompt_label, shard),
     )

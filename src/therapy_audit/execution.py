@@ -1,0 +1,340 @@
+"""Run an experiment: in this process, or split across worker processes.
+
+One Inspect process drives all of its model requests from a single event
+loop, and Inspect's own work per sample (building the sample's state,
+logging and condensing its events, the provider's client) is CPU time on
+that loop: with a fast API and many connections, the loop, not the API, sets
+the pace (``benchmarks/harness_overhead.py``). ``workers`` > 1 runs the same
+experiment as N Inspect processes, worker i asking every N-th sample
+(``shard="i/N"``, a task argument recorded in its log) with its share of the
+connections. Each worker writes its own log; the analysis, report and gate
+read a folder of logs, so the shards pool like any set of runs, and
+``therapy-audit resume`` takes all of a run's unfinished logs at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import multiprocessing
+import multiprocessing.context
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+
+from therapy_audit.runtime import lean_gc
+from therapy_audit.tasks.common import shard_limit
+
+DEFAULT_ATTEMPT_TIMEOUT = 180
+DEFAULT_FAIL_ON_ERROR = 0.1
+EXPERIMENTS = ("stigma", "crisis", "conversation")
+JUDGE_ROLES = ("grader", "grader_2", "grader_3", "grader_4", "grader_5")
+
+CONVERSATION_ARGS = {
+    "system_prompt",
+    "turns",
+    "personas",
+    "stimuli",
+    "judge",
+    "judges",
+    "judge_seed",
+    "judge_history",
+    "client_seed",
+    "client_temperature",
+    "client_tokens",
+    "reply_tokens",
+    "char_limit",
+}
+STIGMA_ARGS = {
+    "system_prompt",
+    "variants",
+    "counterbalance",
+    "paraphrases",
+    "answer_mode",
+    "quick_cell",
+    "stimuli",
+}
+CRISIS_ARGS = {
+    "system_prompt",
+    "context",
+    "transcripts",
+    "insert_at",
+    "transcripts_per_stimulus",
+    "contextualize_context",
+    "paraphrases",
+    "conditions",
+    "char_limit",
+    "reply_tokens",
+    "judge",
+    "judges",
+    "judge_seed",
+    "stimuli",
+}
+
+
+#: Inspect settings that cut the harness's own cost per sample without losing
+#: resume (samples are still written to the log as they complete, in batches).
+#: Measured by benchmarks/harness_overhead.py; see the README's performance notes.
+PERFORMANCE_SETTINGS: dict[str, Any] = {"log_realtime": False, "score_display": False}
+
+
+def run_settings(profile: str = "therapy-audit") -> dict[str, Any]:
+    """Eval keyword arguments our CLI applies by default (``inspect-defaults``: none)."""
+    if profile == "inspect-defaults":
+        return {}
+    return {
+        "attempt_timeout": DEFAULT_ATTEMPT_TIMEOUT,
+        "fail_on_error": DEFAULT_FAIL_ON_ERROR,
+        # One broken answer re-runs its sample once before it counts as an error.
+        "retry_on_error": 1,
+        **PERFORMANCE_SETTINGS,
+    }
+
+
+def model_args_for(model: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Provider defaults we apply: chat completions (not Responses) for OpenAI endpoints."""
+    args = dict(given)
+    if model.startswith("openai/"):
+        args.setdefault("responses_api", False)
+    return args
+
+
+def build_tasks(
+    experiment: str,
+    task_args: dict[str, Any],
+    judge_roles: list[str],
+    shard: str | None = None,
+) -> list[Any]:
+    """The tasks of an experiment (``all``: every one), each given only its own arguments."""
+    from therapy_audit.tasks.crisis import crisis
+    from therapy_audit.tasks.stigma import stigma
+
+    chosen = EXPERIMENTS if experiment == "all" else (experiment,)
+    tasks = []
+    for name in chosen:
+        if name == "stigma":
+            args = {k: v for k, v in task_args.items() if k in STIGMA_ARGS}
+            tasks.append(stigma(**args, shard=shard))
+        elif name == "crisis":
+            args = {k: v for k, v in task_args.items() if k in CRISIS_ARGS}
+            if judge_roles:
+                args.setdefault("judges", ",".join(judge_roles))
+            tasks.append(crisis(**args, shard=shard))
+        else:
+            from therapy_audit.tasks.conversation import conversation
+
+            args = {k: v for k, v in task_args.items() if k in CONVERSATION_ARGS}
+            if judge_roles:
+                args.setdefault("judges", ",".join(judge_roles))
+            tasks.append(conversation(**args, shard=shard))
+    return tasks
+
+
+def judge_model_roles(judges: tuple[str, ...], model: str) -> dict[str, Any]:
+    """Bind each ``--judge`` to a grader role (grader, grader_2, ...) with our provider defaults."""
+    from inspect_ai.model import get_model
+
+    if len(judges) > len(JUDGE_ROLES):
+        raise click.BadParameter(f"at most {len(JUDGE_ROLES)} judges", param_hint="--judge")
+    return {
+        role: get_model(judge, **model_args_for(judge, {}))
+        for role, judge in zip(JUDGE_ROLES, judges, strict=False)
+    }
+
+
+def same_family_judges(judges: tuple[str, ...], model: str) -> list[str]:
+    """Judges from the respondent's own provider (a judge may favour its own family)."""
+    return [judge for judge in judges if judge.split("/")[0] == model.split("/")[0]]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a run needs, as plain values (it is sent to worker processes)."""
+
+    experiment: str
+    model: str
+    judges: tuple[str, ...] = ()
+    client: str | None = None
+    task_args: dict[str, Any] = field(default_factory=dict)
+    model_args: dict[str, Any] = field(default_factory=dict)
+    log_dir: str = "logs"
+    limit: int | None = None
+    epochs: int | None = None
+    cache: bool = True
+    eval_settings: dict[str, Any] = field(default_factory=dict)
+    display: str | None = None
+    shard: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where one log went and how its run ended."""
+
+    location: str
+    status: str
+
+
+def model_roles_for(request: RunRequest) -> dict[str, Any]:
+    """Judge roles (``grader``, ``grader_2``, ...) and the simulated ``client`` role."""
+    roles = judge_model_roles(request.judges, request.model)
+    if request.client:
+        from inspect_ai.model import get_model
+
+        roles["client"] = get_model(request.client, **model_args_for(request.client, {}))
+    return roles
+
+
+def run_in_process(request: RunRequest) -> list[RunResult]:
+    """Run the request's tasks with Inspect in this process (one shard, or all of it)."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import CachePolicy
+
+    model_roles = model_roles_for(request)
+    judge_roles = [r for r in model_roles if r != "client"]
+    tasks = build_tasks(request.experiment, request.task_args, judge_roles, request.shard)
+    settings: dict[str, Any] = {**run_settings(), **request.eval_settings}
+    if request.cache:
+        settings["cache"] = CachePolicy(expiry=None)
+    limit = request.limit
+    if limit is not None and request.shard is not None:
+        limit = shard_limit(limit, request.shard)
+        if limit == 0:
+            return []
+    with lean_gc():
+        logs = inspect_eval(
+            tasks,
+            model=request.model,
+            model_args=model_args_for(request.model, request.model_args),
+            model_roles=model_roles or None,
+            log_dir=request.log_dir,
+            limit=limit,
+            epochs=request.epochs,
+            display=request.display,
+            **settings,
+        )
+    return [RunResult(str(log.location), str(log.status)) for log in logs]
+
+
+def worker_requests(request: RunRequest, workers: int) -> list[RunRequest]:
+    """Split a request into one per worker: shard ``i/N`` and its share of the connections.
+
+    ``max_connections`` is the total across workers (each gets ``ceil(total / N)``);
+    only the first worker shows progress, so N displays do not overwrite each other.
+    """
+    per_worker = dict(request.eval_settings)
+    total = per_worker.get("max_connections")
+    if total is not None:
+        per_worker["max_connections"] = max(1, math.ceil(total / workers))
+    return [
+        replace(
+            request,
+            shard=f"{i}/{workers}",
+            eval_settings=per_worker,
+            display=request.display if i == 0 else "none",
+        )
+        for i in range(workers)
+    ]
+
+
+def run_in_workers(request: RunRequest, workers: int) -> list[RunResult]:
+    """Run the request as ``workers`` Inspect processes and gather every log they wrote."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if workers == 1:
+        return run_in_process(request)
+    # Bad task arguments fail here, once, before any worker starts (and the
+    # parsed stimuli are cached for forked workers).
+    build_tasks(request.experiment, request.task_args, list(JUDGE_ROLES[: len(request.judges)]))
+    return in_worker_processes(
+        [partial(run_in_process, r) for r in worker_requests(request, workers)]
+    )
+
+
+def resume_in_process(log: str, log_dir: str | None, display: str | None = None) -> list[RunResult]:
+    """Finish one interrupted log with Inspect's retry: completed samples are kept, not re-asked."""
+    from inspect_ai import eval_retry
+
+    with lean_gc():
+        logs = eval_retry(log, log_dir=log_dir or str(Path(log).parent), display=display)
+    return [RunResult(str(entry.location), str(entry.status)) for entry in logs]
+
+
+def resume_logs(logs: list[str], log_dir: str | None = None) -> list[RunResult]:
+    """Finish interrupted logs; several (a sharded run's) are resumed in parallel processes."""
+    if len(logs) == 1:
+        return resume_in_process(logs[0], log_dir)
+    return in_worker_processes(
+        [
+            partial(resume_in_process, log, log_dir, None if i == 0 else "none")
+            for i, log in enumerate(logs)
+        ]
+    )
+
+
+#: Modules a worker would otherwise import itself before its first request
+#: (~3 s of CPU per process on a 2-core machine, mostly building pydantic
+#: models). Imported once in the parent, they are inherited by forked workers.
+#: Some are Inspect internals that ``eval`` imports lazily; a missing one only
+#: costs the worker its own import.
+WORKER_PRELOAD = (
+    "inspect_ai",
+    "inspect_ai.agent._acp.server",
+    "inspect_ai.hooks._startup",
+    "openai",
+    "therapy_audit.tasks.crisis",
+    "therapy_audit.tasks.stigma",
+    "therapy_audit.tasks.conversation",
+)
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: forked where that is safe, else a fresh interpreter.
+
+    ``fork`` on Linux while this process has a single thread: workers inherit
+    the preloaded modules and start in milliseconds. Otherwise ``spawn``.
+    """
+    if sys.platform == "linux" and threading.active_count() == 1:
+        for name in WORKER_PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def in_worker_processes(jobs: list[Callable[[], list[RunResult]]]) -> list[RunResult]:
+    """Run each job in its own process and gather their results.
+
+    A worker that fails outright (rather than finishing with an error status
+    in its log) is reported after the others finish, so no completed shard
+    is lost.
+    """
+    results: list[RunResult] = []
+    failures: list[str] = []
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=worker_context()) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        for number, future in enumerate(futures, start=1):
+            try:
+                results.extend(future.result())
+            except Exception as exc:  # one worker died: keep the others' logs
+                failures.append(f"worker {number} of {len(jobs)}: {type(exc).__name__}: {exc}")
+    if failures:
+        raise WorkerFailure(failures, results)
+    return results
+
+
+class WorkerFailure(RuntimeError):
+    """One or more workers failed outright; ``results`` holds the logs the others wrote."""
+
+    def __init__(self, failures: list[str], results: list[RunResult]) -> None:
+        super().__init__("; ".join(failures))
+        self.failures = failures
+        self.results = results

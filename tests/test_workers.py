@@ -1,0 +1,127 @@
+"""A run split across worker processes asks exactly the samples one process would.
+
+``therapy-audit run --workers N`` starts N Inspect processes, worker i asking
+every N-th sample. These tests run the real CLI in a subprocess against a real
+local OpenAI-compatible server: the shards must be disjoint, cover the same
+samples as an unsharded run, pool in the results table, and a sharded run that
+stops on errors must be finished by one ``therapy-audit resume`` of its logs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from inspect_ai.log import read_eval_log
+
+from fault_server import FaultServer
+from therapy_audit.analysis.frame import results_frame
+from therapy_audit.tasks.common import keep_shard, parse_shard, shard_limit
+from therapy_audit.tasks.crisis import crisis
+
+CLI = [sys.executable, "-c", "from therapy_audit.cli import main; main()"]
+LIMIT = 7
+
+
+def test_shards_partition_the_samples_and_split_a_limit_exactly():
+    items = list(range(23))
+    shards = [keep_shard(items, f"{i}/3") for i in range(3)]
+    assert sorted(x for shard in shards for x in shard) == items
+    assert keep_shard(items, None) == items
+    for limit in (0, 1, 5, 7, 23):
+        asked = [x for i, shard in enumerate(shards) for x in shard[: shard_limit(limit, f"{i}/3")]]
+        assert sorted(asked) == items[:limit]
+
+
+@pytest.mark.parametrize("bad", ["2/2", "-1/2", "1", "a/b", "0/0", ""])
+def test_a_bad_shard_is_named(bad):
+    with pytest.raises(ValueError, match="shard must be 'i/N'"):
+        parse_shard(bad)
+
+
+def test_the_task_records_its_shard():
+    task = crisis(judge="checks", shard="1/4")
+    assert task.metadata["shard"] == "1/4"
+    whole = crisis(judge="checks")
+    assert [s.id for s in task.dataset] == [s.id for s in whole.dataset][1::4]
+
+
+def _cli(args: list[str], server: FaultServer, key: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SLOW_BASE_URL": server.base_url,
+        "SLOW_API_KEY": key,
+        "INSPECT_DISPLAY": "none",
+    }
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def _run_args(logs: Path) -> list[str]:
+    return [
+        "run",
+        "crisis",
+        "--model",
+        "openai-api/slow/model",
+        "-T",
+        "judge=checks",
+        "--limit",
+        str(LIMIT),
+        "--log-dir",
+        str(logs),
+        "--no-cache",
+        "--max-connections",
+        "4",
+        "--workers",
+        "2",
+    ]
+
+
+def _first_ids(limit: int) -> list[str]:
+    return [str(s.id) for s in crisis(judge="checks").dataset][:limit]
+
+
+def test_two_workers_ask_the_same_samples_as_one_process(tmp_path):
+    logs = tmp_path / "logs"
+    with FaultServer(token="local-test-key") as server:
+        done = _cli(_run_args(logs), server, "local-test-key")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert server.stats.chat_requests == LIMIT
+    paths = sorted(logs.glob("*.eval"))
+    assert len(paths) == 2
+    headers = [read_eval_log(str(p), header_only=True) for p in paths]
+    assert sorted(h.eval.metadata["shard"] for h in headers) == ["0/2", "1/2"]
+    assert all(h.plan.config.max_connections == 2 for h in headers)
+    frame = results_frame([logs])
+    assert sorted(frame["sample_id"].astype(str)) == sorted(_first_ids(LIMIT))
+    assert "Running on 2 worker processes" in done.stdout
+    assert "Appropriate responses overall" in done.stdout
+    assert done.stdout.count("Inspect log (success)") == 2
+
+
+def test_a_stopped_sharded_run_is_finished_by_one_resume(tmp_path):
+    logs = tmp_path / "logs"
+    with FaultServer(token="local-test-key") as server:
+        # A wrong key: every request is refused, both shards stop on their error budget.
+        failed = _cli(_run_args(logs), server, "wrong-key")
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "To finish: therapy-audit resume" in failed.stdout
+        stopped = sorted(logs.glob("*.eval"))
+        assert len(stopped) == 2
+        assert {read_eval_log(str(p), header_only=True).status for p in stopped} == {"error"}
+        resumed = _cli(["resume", *map(str, stopped)], server, "local-test-key")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert resumed.stdout.count("Inspect log (success)") == 2
+    finished = [
+        read_eval_log(str(p), header_only=True)
+        for p in logs.glob("*.eval")
+        if read_eval_log(str(p), header_only=True).status == "success"
+    ]
+    assert len(finished) == 2
+    frame = results_frame([f.location for f in finished])
+    assert sorted(frame["sample_id"].astype(str)) == sorted(_first_ids(LIMIT))
+    assert frame["score_outcome"].notna().all()
