@@ -15,10 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from inspect_ai.log import read_eval_log
 
 from fault_server import FaultServer
-from therapy_audit.analysis.frame import results_frame
+from therapy_audit.analysis.frame import missing_shards, results_frame
+from therapy_audit.cli import main
+from therapy_audit.report.build import build_report
 from therapy_audit.tasks.common import keep_shard, parse_shard, shard_limit
 from therapy_audit.tasks.crisis import crisis
 
@@ -85,22 +88,52 @@ def _first_ids(limit: int) -> list[str]:
     return [str(s.id) for s in crisis(judge="checks").dataset][:limit]
 
 
-def test_two_workers_ask_the_same_samples_as_one_process(tmp_path):
-    logs = tmp_path / "logs"
+@pytest.fixture(scope="module")
+def sharded_run(tmp_path_factory):
+    """One crisis run split across two workers: its log folder, CLI output and request count."""
+    logs = tmp_path_factory.mktemp("sharded") / "logs"
     with FaultServer(token="local-test-key") as server:
         done = _cli(_run_args(logs), server, "local-test-key")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert server.stats.chat_requests == LIMIT
+        requests = server.stats.chat_requests
+    assert done.returncode == 0, done.stdout + done.stderr
+    return logs, done.stdout, requests
+
+
+def test_two_workers_ask_the_same_samples_as_one_process(sharded_run):
+    logs, stdout, requests = sharded_run
+    assert requests == LIMIT
     paths = sorted(logs.glob("*.eval"))
     assert len(paths) == 2
     headers = [read_eval_log(str(p), header_only=True) for p in paths]
     assert sorted(h.eval.metadata["shard"] for h in headers) == ["0/2", "1/2"]
+    assert len({h.eval.metadata["workers_run"] for h in headers}) == 1
     assert all(h.plan.config.max_connections == 2 for h in headers)
     frame = results_frame([logs])
     assert sorted(frame["sample_id"].astype(str)) == sorted(_first_ids(LIMIT))
-    assert "Running on 2 worker processes" in done.stdout
-    assert "Appropriate responses overall" in done.stdout
-    assert done.stdout.count("Inspect log (success)") == 2
+    assert not missing_shards(frame)
+    assert "Running on 2 worker processes" in stdout
+    assert "Appropriate responses overall" in stdout
+    assert "WARNING" not in stdout
+    assert stdout.count("Inspect log (success)") == 2
+
+
+def test_one_workers_log_alone_is_flagged_everywhere(sharded_run, tmp_path):
+    """Half of a split run must never pass for the whole run."""
+    logs, _, _ = sharded_run
+    one = str(sorted(logs.glob("*.eval"))[0])
+    runner = CliRunner()
+    results = runner.invoke(main, ["results", one])
+    assert "WARNING: run" in results.output and "are missing" in results.output
+    gate = runner.invoke(main, ["gate", one, "--min-appropriate", "0.1", "--bound", "point"])
+    assert gate.exit_code == 3, gate.output
+    assert "missing" in gate.output
+    whole = runner.invoke(main, ["gate", str(logs), "--min-appropriate", "0.1", "--bound", "point"])
+    assert whole.exit_code == 0, whole.output
+    compare = runner.invoke(main, ["compare", one, str(logs)])
+    assert compare.exit_code != 0 and "are missing" in compare.output
+    context = build_report([one])
+    assert "missing_shards" in [w.kind for w in context.warnings]
+    assert "missing_shards" not in [w.kind for w in build_report([logs]).warnings]
 
 
 def test_a_stopped_sharded_run_is_finished_by_one_resume(tmp_path):

@@ -261,13 +261,13 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
 def results_text(paths: list[str]) -> str:
     """The terminal report for some logs: one section per experiment present."""
     from therapy_audit.analysis import stigma as stigma_tables
-    from therapy_audit.analysis.frame import results_frame
+    from therapy_audit.analysis.frame import missing_shards, results_frame
     from therapy_audit.analysis.tables import readable_rates, to_text
 
     frame = results_frame(paths)
     if frame.empty:
         return "No samples in these logs."
-    sections = []
+    sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
     if (frame["experiment"] == "stigma").any():
         sections.append(
             "Stigma rate by condition (headline items; 95% bootstrap CI over stimuli, "

@@ -20,6 +20,7 @@ import multiprocessing
 import multiprocessing.context
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -171,6 +172,8 @@ class RunRequest:
     eval_settings: dict[str, Any] = field(default_factory=dict)
     display: str | None = None
     shard: str | None = None
+    #: One id shared by the logs of a run split across workers (see ``missing_shards``).
+    workers_run: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
             limit=limit,
             epochs=request.epochs,
             display=request.display,
+            metadata={"workers_run": request.workers_run} if request.workers_run else None,
             **settings,
         )
     return [RunResult(str(log.location), str(log.status)) for log in logs]
@@ -232,10 +236,12 @@ def worker_requests(request: RunRequest, workers: int) -> list[RunRequest]:
     total = per_worker.get("max_connections")
     if total is not None:
         per_worker["max_connections"] = max(1, math.ceil(total / workers))
+    run_id = uuid.uuid4().hex[:12]
     return [
         replace(
             request,
             shard=f"{i}/{workers}",
+            workers_run=run_id,
             eval_settings=per_worker,
             display=request.display if i == 0 else "none",
         )

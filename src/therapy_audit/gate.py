@@ -27,6 +27,7 @@ import pandas as pd
 
 from therapy_audit.analysis import crisis as crisis_tables
 from therapy_audit.analysis import stigma as stigma_tables
+from therapy_audit.analysis.frame import missing_shards
 
 Bound = Literal["ci", "point"]
 BOUNDS = ("ci", "point")
@@ -256,6 +257,14 @@ def _smoke_test_blocks(frame: pd.DataFrame) -> dict[tuple[str, ...], tuple[str, 
     return blocked
 
 
+def _shard_blocks(frame: pd.DataFrame) -> dict[tuple[str, ...], tuple[str, str]]:
+    blocked: dict[tuple[str, ...], tuple[str, str]] = {}
+    for gap in missing_shards(frame):
+        for (respondent, prompt), _ in gap.rows.groupby(["respondent", "system_prompt"]):
+            blocked[(str(respondent), str(prompt))] = ("missing_shards", gap.message)
+    return blocked
+
+
 def evaluate_gate(
     frame: pd.DataFrame,
     max_stigma: float | None = None,
@@ -326,7 +335,7 @@ def evaluate_gate(
                 threshold,
                 bound,
                 max_unusable,
-                blocks_of(frame),
+                {**blocks_of(frame), **_shard_blocks(frame)},
             )
         )
         if conditions:

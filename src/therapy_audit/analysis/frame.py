@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ BASE_COLUMNS = [
     "system_prompt",
     "stimulus_set_version",
     "stimulus_fingerprint",
+    "shard",
+    "workers_run",
     "sample_id",
     "epoch",
     "scorer",
@@ -84,6 +87,8 @@ def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
         "system_prompt": meta.get("system_prompt"),
         "stimulus_set_version": meta.get("stimulus_set_version"),
         "stimulus_fingerprint": meta.get("stimulus_fingerprint"),
+        "shard": meta.get("shard"),
+        "workers_run": meta.get("workers_run"),
     }
 
 
@@ -140,3 +145,39 @@ def results_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
         if column not in frame:
             frame[column] = pd.Series(dtype=object)
     return frame
+
+
+@dataclass(frozen=True)
+class MissingShards:
+    """A run split across workers of which some workers' logs were not given."""
+
+    run: str
+    rows: pd.DataFrame
+    message: str
+
+
+def missing_shards(frame: pd.DataFrame) -> list[MissingShards]:
+    """Runs split across workers (``--workers N``) of which some workers' logs are absent.
+
+    Each worker's log holds only every N-th sample, so analysing part of such
+    a run would silently report a subset as the whole. One entry per
+    incomplete run, with its rows and a message naming what is missing.
+    """
+    if frame.empty or "workers_run" not in frame or frame["workers_run"].isna().all():
+        return []
+    gaps = []
+    split = frame.dropna(subset=["workers_run", "shard"])
+    for run, rows in split.groupby("workers_run", sort=True):
+        shards = {str(s) for s in rows["shard"].unique()}
+        expected = int(next(iter(shards)).split("/")[1])
+        present = {int(s.split("/")[0]) for s in shards}
+        absent = [i for i in range(expected) if i not in present]
+        if absent:
+            who = ", ".join(sorted(map(str, rows["respondent"].dropna().unique())))
+            message = (
+                f"run {run} ({who}) was split across {expected} workers but the logs of "
+                f"worker(s) {', '.join(str(i + 1) for i in absent)} are missing: its rates "
+                "would cover only part of its samples. Pass every log of the run (its folder)."
+            )
+            gaps.append(MissingShards(str(run), rows, message))
+    return gaps

@@ -103,13 +103,15 @@ def compare(
     prompt vs steel-man, or model A vs model B).
     """
     from therapy_audit.analysis.compare import compare_runs, experiment_rows
-    from therapy_audit.analysis.frame import results_frame
+    from therapy_audit.analysis.frame import missing_shards, results_frame
     from therapy_audit.analysis.tables import to_text
 
     frames = [results_frame([log_a]), results_frame([log_b])]
     for path, frame in zip((log_a, log_b), frames, strict=True):
         if frame.empty:
             raise click.ClickException(f"no samples in {path}")
+        for gap in missing_shards(frame):
+            raise click.ClickException(f"{path}: {gap.message}")
     chosen = _choose_experiment(frames, experiment)
     rows_a, rows_b = (experiment_rows(f, chosen) for f in frames)
     for path, rows in zip((log_a, log_b), (rows_a, rows_b), strict=True):

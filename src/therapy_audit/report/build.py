@@ -21,7 +21,7 @@ from inspect_ai.log import read_eval_log, read_eval_log_sample
 from therapy_audit.analysis import crisis as crisis_tables
 from therapy_audit.analysis import figures
 from therapy_audit.analysis import stigma as stigma_tables
-from therapy_audit.analysis.frame import log_paths, results_frame
+from therapy_audit.analysis.frame import log_paths, missing_shards, results_frame
 from therapy_audit.analysis.stats import rate_table
 from therapy_audit.coverage import coverage_table
 from therapy_audit.outcomes import ALL_OUTCOMES, FAIL
@@ -414,6 +414,8 @@ def context_from_frame(
                 "as if they measured the same thing.",
             )
         )
+    for gap in missing_shards(frame):
+        context.warnings.append(ReportWarning("missing_shards", gap.message))
     for label in sorted(frame["system_prompt"].dropna().unique()):
         context.system_prompts[label] = SYSTEM_PROMPTS.get(label)
     context.tables["outcomes"] = outcome_counts(frame)
