@@ -15,43 +15,29 @@ import argparse
 import tempfile
 
 from _common import report, timed
-from inspect_ai import eval as inspect_eval
+from _raw_runtime import replay
+from inspect_ai.log import read_eval_log
 
 from therapy_audit.analysis.frame import results_frame
-from therapy_audit.cli import run_settings
+from therapy_audit.execution import RunRequest, run_in_process
 from therapy_audit.outcomes import UNKNOWN, UNPARSED
-from therapy_audit.providers.local_api import (
-    DEFAULT_N_CTX,
-    _Engine,
-    _EngineKey,
-    default_threads,
-)
-from therapy_audit.providers.model_files import resolve_model_file
+from therapy_audit.providers.local_api import default_threads
 from therapy_audit.tasks.stigma import stigma
 
 
-def raw_runtime(
-    prompts: list[str], cache_prompt: bool, threads: int | None
-) -> tuple[float, int, int]:
-    """The same one-token, top-20 log-probability requests sent straight to llama.cpp."""
-    key = _EngineKey(resolve_model_file("smollm2"), DEFAULT_N_CTX, threads or default_threads())
-    engine = _Engine(key)
-    evaluated = total = 0
-    with timed() as t:
-        for prompt in prompts:
-            response = engine.chat(
-                {
-                    "messages": [{"role": "user", "content": prompt}],
-                    "max_tokens": 1,
-                    "temperature": 0,
-                    "logprobs": True,
-                    "top_logprobs": 20,
-                    "cache_prompt": cache_prompt,
-                }
-            )
-            evaluated += response["timings"]["prompt_n"]
-            total += response["usage"]["prompt_tokens"]
-    return t.wall, evaluated, total
+def raw_requests(prompts: list[str], cache_prompt: bool) -> list[dict]:
+    """The one-token, top-20 log-probability requests a stigma question makes."""
+    return [
+        {
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": 1,
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": 20,
+            "cache_prompt": cache_prompt,
+        }
+        for prompt in prompts
+    ]
 
 
 def main() -> None:
@@ -69,16 +55,20 @@ def main() -> None:
         f"_{threads}thread"
     )
     with tempfile.TemporaryDirectory() as log_dir:
+        # The way `therapy-audit run stigma [--full]` runs it, without the cache.
+        request = RunRequest(
+            experiment="stigma",
+            model="local/smollm2",
+            task_args={"variants": args.variants, "counterbalance": not args.one_order},
+            model_args={"n_threads": threads},
+            log_dir=log_dir,
+            cache=False,
+            display="none",
+        )
         with timed() as t:
-            [log] = inspect_eval(
-                task,
-                model="local/smollm2",
-                model_args={"n_threads": threads},
-                log_dir=log_dir,
-                display="none",
-                **run_settings(),
-            )
-        frame = results_frame([log.location])
+            [result] = run_in_process(request)
+        frame = results_frame([result.location])
+        log = read_eval_log(result.location, header_only=True)
     usage = log.stats.model_usage["local/smollm2"]
     evaluated = usage.input_tokens
     reused = usage.input_tokens_cache_read or 0
@@ -93,18 +83,19 @@ def main() -> None:
     report(f"{name}_prompt_eval_rate", evaluated / t.wall, "tokens/s", 0)
     if args.skip_raw:
         return
-    raw_wall, raw_evaluated, _ = raw_runtime(prompts, cache_prompt=True, threads=threads)
-    report(f"{name}_raw_runtime_wall", raw_wall, "s", 1)
-    report(f"{name}_harness_over_raw", t.wall / raw_wall, "x")
-    nocache_wall, nocache_evaluated, _ = raw_runtime(
-        prompts[:200], cache_prompt=False, threads=threads
-    )
-    per_prompt = nocache_evaluated / 200
+    raw = replay(raw_requests(prompts, cache_prompt=True), threads)
+    report(f"{name}_raw_runtime_wall", raw["wall"], "s", 1)
+    report(f"{name}_harness_over_raw", t.wall / raw["wall"], "x")
+    nocache = replay(raw_requests(prompts[:200], cache_prompt=False), threads)
+    per_prompt = nocache["evaluated"] / 200
     report(f"{name}_raw_no_prefix_cache_tokens_per_prompt", per_prompt, "tokens", 1)
     report(
-        f"{name}_raw_with_prefix_cache_tokens_per_prompt", raw_evaluated / len(prompts), "tokens", 1
+        f"{name}_raw_with_prefix_cache_tokens_per_prompt",
+        raw["evaluated"] / len(prompts),
+        "tokens",
+        1,
     )
-    report(f"{name}_no_prefix_cache_wall_estimate", nocache_wall / 200 * len(prompts), "s", 1)
+    report(f"{name}_no_prefix_cache_wall_estimate", nocache["wall"] / 200 * len(prompts), "s", 1)
 
 
 if __name__ == "__main__":

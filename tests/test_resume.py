@@ -21,6 +21,7 @@ from pathlib import Path
 from inspect_ai.log import read_eval_log
 
 from fault_server import FaultPlan, FaultServer
+from therapy_audit.analysis.frame import results_frame
 
 LIMIT = 12
 LATENCY = 0.25
@@ -119,3 +120,7 @@ def test_killed_run_resumes_without_asking_again(tmp_path):
     print(f"resume.requests_during_resume: {requests_after - requests_before}")
     print(f"resume.samples_in_final_log: {len(final.samples)}")
     assert requests_after - requests_before <= LIMIT - len(done)
+    # Read as a folder (killed log + resumed log), every sample counts once.
+    frame = results_frame([logs])
+    assert len(frame) == LIMIT
+    assert frame["sample_id"].is_unique

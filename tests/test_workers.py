@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,9 @@ from click.testing import CliRunner
 from inspect_ai.log import read_eval_log
 
 from fault_server import FaultServer
-from therapy_audit.analysis.frame import missing_shards, results_frame
+from therapy_audit.analysis.frame import missing_shards, results_frame, superseded_logs
 from therapy_audit.cli import main
+from therapy_audit.execution import RunResult, WorkerFailure, in_worker_processes, worker_context
 from therapy_audit.report.build import build_report
 from therapy_audit.tasks.common import keep_shard, parse_shard, shard_limit
 from therapy_audit.tasks.crisis import crisis
@@ -149,12 +152,39 @@ def test_a_stopped_sharded_run_is_finished_by_one_resume(tmp_path):
         resumed = _cli(["resume", *map(str, stopped)], server, "local-test-key")
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert resumed.stdout.count("Inspect log (success)") == 2
-    finished = [
-        read_eval_log(str(p), header_only=True)
-        for p in logs.glob("*.eval")
-        if read_eval_log(str(p), header_only=True).status == "success"
-    ]
-    assert len(finished) == 2
-    frame = results_frame([f.location for f in finished])
+    folder = CliRunner().invoke(main, ["results", str(logs)])
+    assert "2 interrupted log(s) left out, replaced by their resumed run" in folder.output
+    # The folder holds the stopped logs and the resumed ones: each sample counts once.
+    assert sorted(Path(p).name for p in superseded_logs([logs])) == sorted(p.name for p in stopped)
+    frame = results_frame([logs])
     assert sorted(frame["sample_id"].astype(str)) == sorted(_first_ids(LIMIT))
     assert frame["score_outcome"].notna().all()
+    assert not missing_shards(frame)
+
+
+def _job(name: str) -> list[RunResult]:
+    """A worker job that reports which process ran it."""
+    return [RunResult(f"{name}@{os.getpid()}", "success")]
+
+
+def _failing_job(name: str) -> list[RunResult]:
+    raise RuntimeError(f"{name} could not start")
+
+
+def test_workers_are_spawned_while_threads_run_and_failures_keep_other_logs():
+    """With a second thread alive, fork is unsafe: workers start as fresh interpreters."""
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)
+    helper.start()
+    try:
+        assert worker_context().get_start_method() == "spawn"
+        results = in_worker_processes([partial(_job, "a"), partial(_job, "b")])
+        pids = {r.location.split("@")[1] for r in results}
+        assert sorted(r.location.split("@")[0] for r in results) == ["a", "b"]
+        assert str(os.getpid()) not in pids
+        with pytest.raises(WorkerFailure) as failure:
+            in_worker_processes([partial(_job, "kept"), partial(_failing_job, "lost")])
+    finally:
+        stop.set()
+    assert [r.location.split("@")[0] for r in failure.value.results] == ["kept"]
+    assert "worker 2 of 2: RuntimeError: lost could not start" in str(failure.value)

@@ -10,6 +10,7 @@ variables; secrets are only ever read from the environment by the providers.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -261,13 +262,19 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
 def results_text(paths: list[str]) -> str:
     """The terminal report for some logs: one section per experiment present."""
     from therapy_audit.analysis import stigma as stigma_tables
-    from therapy_audit.analysis.frame import missing_shards, results_frame
+    from therapy_audit.analysis.frame import missing_shards, results_frame, superseded_logs
     from therapy_audit.analysis.tables import readable_rates, to_text
 
     frame = results_frame(paths)
     if frame.empty:
         return "No samples in these logs."
     sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
+    replaced = superseded_logs(paths)
+    if replaced:
+        sections.append(
+            f"Note: {len(replaced)} interrupted log(s) left out, replaced by their resumed "
+            f"run: {', '.join(Path(p).name for p in replaced)}"
+        )
     if (frame["experiment"] == "stigma").any():
         sections.append(
             "Stigma rate by condition (headline items; 95% bootstrap CI over stimuli, "

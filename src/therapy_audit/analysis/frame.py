@@ -64,6 +64,36 @@ def log_paths(paths: Iterable[str | Path]) -> list[str]:
     return sorted(set(found))
 
 
+def current_logs(headers: dict[str, EvalLog]) -> list[str]:
+    """The logs to analyse: a log finished by ``resume`` replaces the one it resumed.
+
+    Inspect's retry writes a new log with the same ``task_id`` that holds
+    the interrupted log's completed samples plus the rest; counting both
+    would count those samples twice. Per ``task_id`` the finished log wins,
+    else the newest.
+    """
+    best: dict[str, str] = {}
+    for path, header in headers.items():
+        key = header.eval.task_id or path
+        rank = (header.status == "success", str(header.eval.created))
+        held = best.get(key)
+        if held is None:
+            best[key] = path
+            continue
+        other = headers[held]
+        if rank > (other.status == "success", str(other.eval.created)):
+            best[key] = path
+    return sorted(best.values())
+
+
+def superseded_logs(paths: Iterable[str | Path]) -> list[str]:
+    """Logs under ``paths`` left out of the analysis because a resumed run replaced them."""
+    found = log_paths(paths)
+    headers = {path: read_eval_log(path, header_only=True) for path in found}
+    kept = set(current_logs(headers))
+    return [path for path in found if path not in kept]
+
+
 def _value(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return math.nan
@@ -137,9 +167,9 @@ def results_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
         >>> frame.groupby("condition")["value"].mean()  # doctest: +SKIP
     """
     rows: list[dict[str, Any]] = []
-    for path in log_paths(paths):
-        header = read_eval_log(path, header_only=True)
-        rows.extend(_rows(header, path))
+    headers = {path: read_eval_log(path, header_only=True) for path in log_paths(paths)}
+    for path in current_logs(headers):
+        rows.extend(_rows(headers[path], path))
     frame = pd.DataFrame(rows)
     for column in BASE_COLUMNS:
         if column not in frame:
