@@ -60,7 +60,10 @@ def replicate(seed: str, copies: int, per_log: int, folder: Path, tag: str) -> N
             sample.id = f"{sample.id}/rep-{copy}-{i}"
             out.append(sample)
         log.samples = out
+        # Distinct runs: the analysis keeps one log per task_id (a resumed log
+        # replaces the log it resumed), so copies must not share it.
         log.eval.eval_id = f"{log.eval.eval_id[:12]}{tag}{copy}"
+        log.eval.task_id = f"{log.eval.task_id[:12]}{tag}{copy}"
         write_eval_log(log, str(folder / f"{tag}-{copy}.eval"))
 
 
