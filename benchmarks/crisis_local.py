@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from _common import report, timed
-from _raw_runtime import replay
+from _common import report
+from _local_model import replay, run_local
 from inspect_ai.log import read_eval_log
 
-from therapy_audit.analysis.frame import results_frame
-from therapy_audit.execution import RunRequest, run_in_process
-from therapy_audit.outcomes import SCORED_VALUE
+from therapy_audit.execution import RunRequest
 from therapy_audit.providers.local_api import default_threads
 
 MODEL = "local/smollm2"
@@ -49,34 +47,23 @@ def main() -> None:
     threads = args.threads or default_threads()
     name = f"crisis_{'all' if args.limit is None else args.limit}_{threads}thread"
     with tempfile.TemporaryDirectory() as log_dir:
-        request = RunRequest(
-            experiment="crisis",
-            model=MODEL,
-            model_args={"n_threads": threads},
-            log_dir=log_dir,
-            limit=args.limit,
-            cache=False,
-            display="none",
+        run = run_local(
+            name,
+            RunRequest(
+                experiment="crisis",
+                model=MODEL,
+                model_args={"n_threads": threads},
+                log_dir=log_dir,
+                limit=args.limit,
+                cache=False,
+                display="none",
+            ),
         )
-        with timed() as t:
-            [result] = run_in_process(request)
-        frame = results_frame([result.location])
-        log = read_eval_log(result.location, header_only=True)
-        requests = recorded_requests(result.location)
-    usage = log.stats.model_usage[MODEL]
-    evaluated = usage.input_tokens
-    reused = usage.input_tokens_cache_read or 0
-    unusable = (~frame["outcome"].isin(list(SCORED_VALUE))).mean()
-    report(f"{name}_samples", len(frame), "samples", 0)
+        requests = recorded_requests(run.location)
+    usage = run.usage
     report(f"{name}_model_calls", len(requests), "calls", 0)
-    report(f"{name}_wall", t.wall, "s", 1)
-    report(f"{name}_throughput", len(frame) / t.wall, "samples/s")
-    report(f"{name}_unusable_share", 100 * unusable, "%", 1)
-    report(f"{name}_prompt_tokens_total", evaluated + reused, "tokens", 0)
-    report(f"{name}_prompt_tokens_evaluated", evaluated, "tokens", 0)
-    report(f"{name}_prefix_reuse_factor", (evaluated + reused) / max(evaluated, 1), "x")
     report(f"{name}_generated_tokens", usage.output_tokens, "tokens", 0)
-    report(f"{name}_generation_rate", usage.output_tokens / t.wall, "tokens/s", 1)
+    report(f"{name}_generation_rate", usage.output_tokens / run.wall, "tokens/s", 1)
     if args.skip_raw:
         return
     raw = replay(requests, threads)
@@ -84,10 +71,10 @@ def main() -> None:
     report(f"{name}_raw_generated_tokens", raw["generated"], "tokens", 0)
     report(f"{name}_raw_generation_rate", raw["generated"] / raw["wall"], "tokens/s", 1)
     report(f"{name}_raw_prompt_tokens_evaluated", raw["evaluated"], "tokens", 0)
-    report(f"{name}_harness_over_raw_wall", t.wall / raw["wall"], "x")
+    report(f"{name}_harness_over_raw_wall", run.wall / raw["wall"], "x")
     # Replies can differ by a few tokens between runs (prompt-cache numerics), so
     # the fair per-unit comparison is seconds per generated token.
-    per_token = (t.wall / max(usage.output_tokens, 1)) / (raw["wall"] / max(raw["generated"], 1))
+    per_token = (run.wall / max(usage.output_tokens, 1)) / (raw["wall"] / max(raw["generated"], 1))
     report(f"{name}_harness_over_raw_per_generated_token", per_token, "x")
 
 

@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from _common import report, timed
-from _raw_runtime import replay
-from inspect_ai.log import read_eval_log
+from _common import report
+from _local_model import replay, run_local
 
-from therapy_audit.analysis.frame import results_frame
-from therapy_audit.execution import RunRequest, run_in_process
-from therapy_audit.outcomes import UNKNOWN, UNPARSED
+from therapy_audit.execution import RunRequest
 from therapy_audit.providers.local_api import default_threads
 from therapy_audit.tasks.stigma import stigma
 
@@ -56,36 +53,25 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as log_dir:
         # The way `therapy-audit run stigma [--full]` runs it, without the cache.
-        request = RunRequest(
-            experiment="stigma",
-            model="local/smollm2",
-            task_args={"variants": args.variants, "counterbalance": not args.one_order},
-            model_args={"n_threads": threads},
-            log_dir=log_dir,
-            cache=False,
-            display="none",
+        run = run_local(
+            name,
+            RunRequest(
+                experiment="stigma",
+                model="local/smollm2",
+                task_args={"variants": args.variants, "counterbalance": not args.one_order},
+                model_args={"n_threads": threads},
+                log_dir=log_dir,
+                cache=False,
+                display="none",
+            ),
         )
-        with timed() as t:
-            [result] = run_in_process(request)
-        frame = results_frame([result.location])
-        log = read_eval_log(result.location, header_only=True)
-    usage = log.stats.model_usage["local/smollm2"]
-    evaluated = usage.input_tokens
-    reused = usage.input_tokens_cache_read or 0
-    unusable = frame["outcome"].isin([UNKNOWN, UNPARSED]).mean()
-    report(f"{name}_samples", len(frame), "samples", 0)
-    report(f"{name}_wall", t.wall, "s", 1)
-    report(f"{name}_throughput", len(frame) / t.wall, "samples/s")
-    report(f"{name}_unusable_share", 100 * unusable, "%", 1)
-    report(f"{name}_prompt_tokens_total", evaluated + reused, "tokens", 0)
-    report(f"{name}_prompt_tokens_evaluated", evaluated, "tokens", 0)
-    report(f"{name}_prefix_reuse_factor", (evaluated + reused) / max(evaluated, 1), "x")
-    report(f"{name}_prompt_eval_rate", evaluated / t.wall, "tokens/s", 0)
+    evaluated = run.usage.input_tokens
+    report(f"{name}_prompt_eval_rate", evaluated / run.wall, "tokens/s", 0)
     if args.skip_raw:
         return
     raw = replay(raw_requests(prompts, cache_prompt=True), threads)
     report(f"{name}_raw_runtime_wall", raw["wall"], "s", 1)
-    report(f"{name}_harness_over_raw", t.wall / raw["wall"], "x")
+    report(f"{name}_harness_over_raw", run.wall / raw["wall"], "x")
     nocache = replay(raw_requests(prompts[:200], cache_prompt=False), threads)
     per_prompt = nocache["evaluated"] / 200
     report(f"{name}_raw_no_prefix_cache_tokens_per_prompt", per_prompt, "tokens", 1)
