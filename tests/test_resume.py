@@ -10,9 +10,7 @@ again for a sample that the killed run had already written to its log.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 import zipfile
 from collections import Counter
@@ -20,12 +18,12 @@ from pathlib import Path
 
 from inspect_ai.log import read_eval_log
 
+from cli_subprocess import CLI, checked_crisis_run, server_env
 from fault_server import FaultPlan, FaultServer
 from therapy_audit.analysis.frame import results_frame
 
 LIMIT = 12
 LATENCY = 0.25
-CLI = [sys.executable, "-c", "from therapy_audit.cli import main; main()"]
 
 
 def _samples_written(log: Path) -> int:
@@ -38,35 +36,14 @@ def _samples_written(log: Path) -> int:
 
 
 def _env(server: FaultServer) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SLOW_BASE_URL": server.base_url,
-        "SLOW_API_KEY": "local-test-key",
-        "INSPECT_DISPLAY": "plain",
-        "PYTHONUNBUFFERED": "1",
-    }
+    return server_env(server, INSPECT_DISPLAY="plain", PYTHONUNBUFFERED="1")
 
 
 def test_killed_run_resumes_without_asking_again(tmp_path):
     logs = tmp_path / "logs"
     with FaultServer(FaultPlan(latency=LATENCY)) as server:
         run = subprocess.Popen(
-            [
-                *CLI,
-                "run",
-                "crisis",
-                "--model",
-                "openai-api/slow/model",
-                "-T",
-                "judge=checks",
-                "--limit",
-                str(LIMIT),
-                "--log-dir",
-                str(logs),
-                "--no-cache",
-                "--max-connections",
-                "1",
-            ],
+            [*CLI, *checked_crisis_run(logs, LIMIT, 1)],
             env=_env(server),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

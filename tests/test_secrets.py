@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,10 +18,9 @@ import zipfile_zstd  # noqa: F401  (registers the zstd codec .eval archives use)
 from click.testing import CliRunner
 from inspect_ai.log import read_eval_log
 
+from cli_subprocess import CLI
 from fault_server import FaultServer
 from therapy_audit.cli import main
-
-CLI = [sys.executable, "-c", "from therapy_audit.cli import main; main()"]
 
 
 def _config(server: FaultServer) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from inspect_ai.log import read_eval_log
 
+from cli_subprocess import CLI, checked_crisis_run, server_env
 from fault_server import FaultServer
 from therapy_audit.analysis.frame import missing_shards, results_frame, superseded_logs
 from therapy_audit.cli import main
@@ -28,7 +28,6 @@ from therapy_audit.report.build import build_report
 from therapy_audit.tasks.common import keep_shard, parse_shard, shard_limit
 from therapy_audit.tasks.crisis import crisis
 
-CLI = [sys.executable, "-c", "from therapy_audit.cli import main; main()"]
 LIMIT = 7
 
 
@@ -56,35 +55,18 @@ def test_the_task_records_its_shard():
 
 
 def _cli(args: list[str], server: FaultServer, key: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SLOW_BASE_URL": server.base_url,
-        "SLOW_API_KEY": key,
-        "INSPECT_DISPLAY": "none",
-    }
     return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        [*CLI, *args],
+        env=server_env(server, key, INSPECT_DISPLAY="none"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
 def _run_args(logs: Path) -> list[str]:
-    return [
-        "run",
-        "crisis",
-        "--model",
-        "openai-api/slow/model",
-        "-T",
-        "judge=checks",
-        "--limit",
-        str(LIMIT),
-        "--log-dir",
-        str(logs),
-        "--no-cache",
-        "--max-connections",
-        "4",
-        "--workers",
-        "2",
-    ]
+    return checked_crisis_run(logs, LIMIT, 4, "--workers", "2")
 
 
 def _first_ids(limit: int) -> list[str]:
