@@ -26,38 +26,31 @@ def model_calls(log_location: str) -> tuple[int, int]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as cache_dir:
         os.environ["INSPECT_CACHE_DIR"] = cache_dir
-        from inspect_ai import eval as inspect_eval
-        from inspect_ai.model import CachePolicy
+        from therapy_audit.execution import RunRequest, run_in_process
 
-        from therapy_audit.cli import run_settings
-        from therapy_audit.tasks.crisis import crisis
-        from therapy_audit.tasks.stigma import stigma
-
-        for name, make in (
-            ("stigma_quick", lambda: stigma()),
-            ("crisis_slice", lambda: crisis(conditions="mania", judge="checks", reply_tokens=120)),
+        for name, experiment, task_args in (
+            ("stigma_quick", "stigma", {}),
+            (
+                "crisis_slice",
+                "crisis",
+                {"conditions": "mania", "judge": "checks", "reply_tokens": 120},
+            ),
         ):
             with tempfile.TemporaryDirectory() as log_dir:
+                # The way `therapy-audit run` runs it: cache on, no expiry.
+                request = RunRequest(
+                    experiment=experiment,
+                    model="local/smollm2",
+                    task_args=task_args,
+                    log_dir=log_dir,
+                    display="none",
+                )
                 with timed() as first:
-                    [log1] = inspect_eval(
-                        make(),
-                        model="local/smollm2",
-                        log_dir=log_dir,
-                        display="none",
-                        cache=CachePolicy(expiry=None),
-                        **run_settings(),
-                    )
+                    [run1] = run_in_process(request)
                 with timed() as second:
-                    [log2] = inspect_eval(
-                        make(),
-                        model="local/smollm2",
-                        log_dir=log_dir,
-                        display="none",
-                        cache=CachePolicy(expiry=None),
-                        **run_settings(),
-                    )
-                live1, _ = model_calls(log1.location)
-                live2, cached2 = model_calls(log2.location)
+                    [run2] = run_in_process(request)
+                live1, _ = model_calls(run1.location)
+                live2, cached2 = model_calls(run2.location)
             report(f"{name}_first_run_wall", first.wall, "s", 1)
             report(f"{name}_first_run_model_calls", live1, "calls", 0)
             report(f"{name}_rerun_wall", second.wall, "s", 1)

@@ -1,6 +1,7 @@
 from click.testing import CliRunner
 
-from therapy_audit.cli import main, model_args_for
+from therapy_audit.cli import main
+from therapy_audit.execution import model_args_for
 
 
 def test_run_prints_table_log_path_and_position_warning(tmp_path):

@@ -19,23 +19,19 @@ from therapy_audit.execution import (
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_FAIL_ON_ERROR,
     EXPERIMENTS,
-    JUDGE_ROLES,
     RunRequest,
     RunResult,
     WorkerFailure,
     build_tasks,
-    judge_model_roles,
-    model_args_for,
+    judge_roles_for,
     resume_logs,
     run_in_workers,
-    run_settings,
     same_family_judges,
 )
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL
 
 DEFAULT_MODEL = f"local/{DEFAULT_LOCAL_MODEL}"
 DEFAULT_LOG_DIR = "logs"
-__all__ = ["judge_model_roles", "main", "model_args_for", "results_text", "run_settings"]
 
 
 def key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
@@ -167,7 +163,7 @@ def run(
         from therapy_audit.planning import parse_price, plan, plan_text
 
         # Judges stay model strings: a plan must not need their API keys.
-        roles = dict(zip(JUDGE_ROLES, judge, strict=False))
+        roles = dict(zip(judge_roles_for(judge), judge, strict=True))
         try:
             prices = dict(parse_price(p) for p in price)
             tasks = build_tasks(experiment, task_args, list(roles))

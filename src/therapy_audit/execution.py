@@ -138,15 +138,20 @@ def build_tasks(
     return tasks
 
 
-def judge_model_roles(judges: tuple[str, ...], model: str) -> dict[str, Any]:
-    """Bind each ``--judge`` to a grader role (grader, grader_2, ...) with our provider defaults."""
-    from inspect_ai.model import get_model
-
+def judge_roles_for(judges: tuple[str, ...]) -> list[str]:
+    """The grader roles the ``--judge`` models fill, in order: grader, grader_2, ..."""
     if len(judges) > len(JUDGE_ROLES):
         raise click.BadParameter(f"at most {len(JUDGE_ROLES)} judges", param_hint="--judge")
+    return list(JUDGE_ROLES[: len(judges)])
+
+
+def judge_model_roles(judges: tuple[str, ...]) -> dict[str, Any]:
+    """Bind each ``--judge`` to its grader role, with our provider defaults."""
+    from inspect_ai.model import get_model
+
     return {
         role: get_model(judge, **model_args_for(judge, {}))
-        for role, judge in zip(JUDGE_ROLES, judges, strict=False)
+        for role, judge in zip(judge_roles_for(judges), judges, strict=True)
     }
 
 
@@ -186,7 +191,7 @@ class RunResult:
 
 def model_roles_for(request: RunRequest) -> dict[str, Any]:
     """Judge roles (``grader``, ``grader_2``, ...) and the simulated ``client`` role."""
-    roles = judge_model_roles(request.judges, request.model)
+    roles = judge_model_roles(request.judges)
     if request.client:
         from inspect_ai.model import get_model
 
@@ -257,7 +262,7 @@ def run_in_workers(request: RunRequest, workers: int) -> list[RunResult]:
         return run_in_process(request)
     # Bad task arguments fail here, once, before any worker starts (and the
     # parsed stimuli are cached for forked workers).
-    build_tasks(request.experiment, request.task_args, list(JUDGE_ROLES[: len(request.judges)]))
+    build_tasks(request.experiment, request.task_args, judge_roles_for(request.judges))
     return in_worker_processes(
         [partial(run_in_process, r) for r in worker_requests(request, workers)]
     )

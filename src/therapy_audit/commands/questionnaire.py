@@ -176,7 +176,8 @@ def import_answers(
     """Validate a filled answer sheet and judge its answers with the crisis task."""
     from inspect_ai import eval as inspect_eval
 
-    from therapy_audit.cli import judge_model_roles, results_text
+    from therapy_audit.cli import results_text
+    from therapy_audit.execution import judge_model_roles
 
     try:
         sheet = read_answer_sheet(filled)
@@ -185,7 +186,7 @@ def import_answers(
     path = Path(filled).resolve()
     model = f"responses/{path}"
     try:
-        roles = judge_model_roles(judge, model)
+        roles = judge_model_roles(judge)
         judging: dict[str, Any] = {"judge": judge_mode}
         if roles:
             judging["judges"] = ",".join(roles)
