@@ -21,7 +21,7 @@ from inspect_ai.log import read_eval_log
 
 from cli_subprocess import CLI, checked_crisis_run, server_env
 from fault_server import FaultServer
-from therapy_audit.analysis.frame import missing_shards, results_frame, superseded_logs
+from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
 from therapy_audit.cli import main
 from therapy_audit.execution import RunResult, WorkerFailure, in_worker_processes, worker_context
 from therapy_audit.report.build import build_report
@@ -137,8 +137,9 @@ def test_a_stopped_sharded_run_is_finished_by_one_resume(tmp_path):
     folder = CliRunner().invoke(main, ["results", str(logs)])
     assert "2 interrupted log(s) left out, replaced by their resumed run" in folder.output
     # The folder holds the stopped logs and the resumed ones: each sample counts once.
-    assert sorted(Path(p).name for p in superseded_logs([logs])) == sorted(p.name for p in stopped)
     frame = results_frame([logs])
+    replaced = frame.attrs[SUPERSEDED]
+    assert sorted(Path(p).name for p in replaced) == sorted(p.name for p in stopped)
     assert sorted(frame["sample_id"].astype(str)) == sorted(_first_ids(LIMIT))
     assert frame["score_outcome"].notna().all()
     assert not missing_shards(frame)

@@ -258,14 +258,14 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
 def results_text(paths: list[str]) -> str:
     """The terminal report for some logs: one section per experiment present."""
     from therapy_audit.analysis import stigma as stigma_tables
-    from therapy_audit.analysis.frame import missing_shards, results_frame, superseded_logs
+    from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
     from therapy_audit.analysis.tables import readable_rates, to_text
 
     frame = results_frame(paths)
     if frame.empty:
         return "No samples in these logs."
     sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
-    replaced = superseded_logs(paths)
+    replaced = frame.attrs[SUPERSEDED]
     if replaced:
         sections.append(
             f"Note: {len(replaced)} interrupted log(s) left out, replaced by their resumed "

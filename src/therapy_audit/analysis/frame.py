@@ -24,6 +24,7 @@ from inspect_ai.log import (
 )
 
 from therapy_audit.outcomes import ERROR
+from therapy_audit.tasks.common import parse_shard
 
 #: Columns every frame has, whatever the experiment.
 BASE_COLUMNS = [
@@ -64,6 +65,11 @@ def log_paths(paths: Iterable[str | Path]) -> list[str]:
     return sorted(set(found))
 
 
+#: ``frame.attrs`` key: the logs :func:`results_frame` left out because a
+#: resumed run replaced them.
+SUPERSEDED = "superseded_logs"
+
+
 def current_logs(headers: dict[str, EvalLog]) -> list[str]:
     """The logs to analyse: a log finished by ``resume`` replaces the one it resumed.
 
@@ -72,26 +78,17 @@ def current_logs(headers: dict[str, EvalLog]) -> list[str]:
     would count those samples twice. Per ``task_id`` the finished log wins,
     else the newest.
     """
+
+    def rank(path: str) -> tuple[bool, str]:
+        header = headers[path]
+        return header.status == "success", str(header.eval.created)
+
     best: dict[str, str] = {}
     for path, header in headers.items():
         key = header.eval.task_id or path
-        rank = (header.status == "success", str(header.eval.created))
-        held = best.get(key)
-        if held is None:
-            best[key] = path
-            continue
-        other = headers[held]
-        if rank > (other.status == "success", str(other.eval.created)):
+        if key not in best or rank(path) > rank(best[key]):
             best[key] = path
     return sorted(best.values())
-
-
-def superseded_logs(paths: Iterable[str | Path]) -> list[str]:
-    """Logs under ``paths`` left out of the analysis because a resumed run replaced them."""
-    found = log_paths(paths)
-    headers = {path: read_eval_log(path, header_only=True) for path in found}
-    kept = set(current_logs(headers))
-    return [path for path in found if path not in kept]
 
 
 def _value(value: Any) -> float:
@@ -168,12 +165,14 @@ def results_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
     """
     rows: list[dict[str, Any]] = []
     headers = {path: read_eval_log(path, header_only=True) for path in log_paths(paths)}
-    for path in current_logs(headers):
+    kept = current_logs(headers)
+    for path in kept:
         rows.extend(_rows(headers[path], path))
     frame = pd.DataFrame(rows)
     for column in BASE_COLUMNS:
         if column not in frame:
             frame[column] = pd.Series(dtype=object)
+    frame.attrs[SUPERSEDED] = sorted(set(headers) - set(kept))
     return frame
 
 
@@ -198,9 +197,9 @@ def missing_shards(frame: pd.DataFrame) -> list[MissingShards]:
     gaps = []
     split = frame.dropna(subset=["workers_run", "shard"])
     for run, rows in split.groupby("workers_run", sort=True):
-        shards = {str(s) for s in rows["shard"].unique()}
-        expected = int(next(iter(shards)).split("/")[1])
-        present = {int(s.split("/")[0]) for s in shards}
+        shards = [parse_shard(str(s)) for s in rows["shard"].unique()]
+        expected = shards[0][1]
+        present = {i for i, _ in shards}
         absent = [i for i in range(expected) if i not in present]
         if absent:
             who = ", ".join(sorted(map(str, rows["respondent"].dropna().unique())))
