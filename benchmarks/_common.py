@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def cpu_seconds(children: bool = False) -> float:
+    """User + system CPU seconds of this process so far (and of its finished children)."""
+    who = [resource.RUSAGE_SELF] + ([resource.RUSAGE_CHILDREN] if children else [])
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, who))
 
 
 @dataclass
@@ -24,15 +24,15 @@ class Timing:
 
 
 @contextmanager
-def timed() -> Iterator[Timing]:
-    """Measure the wall and CPU time of the ``with`` block."""
+def timed(children: bool = False) -> Iterator[Timing]:
+    """Measure the wall and CPU time of the ``with`` block (``children``: with worker processes)."""
     timing = Timing()
-    wall0, cpu0 = time.perf_counter(), cpu_seconds()
+    wall0, cpu0 = time.perf_counter(), cpu_seconds(children)
     try:
         yield timing
     finally:
         timing.wall = time.perf_counter() - wall0
-        timing.cpu = cpu_seconds() - cpu0
+        timing.cpu = cpu_seconds(children) - cpu0
 
 
 def report(name: str, value: float, unit: str, digits: int = 2) -> None:

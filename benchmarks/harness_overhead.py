@@ -27,12 +27,12 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _common import timed
 
 HERE = Path(__file__).resolve().parent
 PROFILES = ("inspect-defaults", "therapy-audit", "therapy-audit-workers")
@@ -53,24 +53,30 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split(":")[1])
 
 
-def harness_cpu_seconds() -> float:
-    """CPU of this process and of its finished children (the worker processes)."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
-
-
 def run_once(profile: str, epochs: int, connections: int, workers: int, log_dir: str) -> None:
     """One measurement in this (fresh) process; prints a JSON line of raw figures."""
+    # Imported before the clock starts, as a CLI process has them before it runs.
+    import inspect_ai  # noqa: F401
+
+    import therapy_audit.execution  # noqa: F401
+    import therapy_audit.tasks.crisis  # noqa: F401
+
+    model = "openai-api/bench/fixed"
+    # Worker processes are reaped before the block ends, so their CPU counts;
+    # the server is not a child of this process, so its CPU does not.
+    with timed(children=True) as t:
+        locations = _run(profile, model, epochs, connections, workers, log_dir)
+    print(json.dumps({"wall_s": t.wall, "cpu_s": t.cpu, "logs": locations}), flush=True)
+
+
+def _run(
+    profile: str, model: str, epochs: int, connections: int, workers: int, log_dir: str
+) -> list[str]:
     from inspect_ai import eval as inspect_eval
 
     from therapy_audit.execution import RunRequest, run_in_workers
     from therapy_audit.tasks.crisis import crisis
 
-    model = "openai-api/bench/fixed"
-    cpu0, t0 = harness_cpu_seconds(), time.perf_counter()
     if profile == "inspect-defaults":
         [log] = inspect_eval(
             crisis(judge="checks"),
@@ -80,30 +86,32 @@ def run_once(profile: str, epochs: int, connections: int, workers: int, log_dir:
             max_connections=connections,
             display="none",
         )
-        locations = [str(log.location)]
-    else:
-        request = RunRequest(
-            experiment="crisis",
-            model=model,
-            task_args={"judge": "checks"},
-            log_dir=log_dir,
-            epochs=epochs,
-            cache=False,
-            eval_settings={"max_connections": connections},
-            display="none",
-        )
-        locations = [r.location for r in run_in_workers(request, workers)]
-    wall = time.perf_counter() - t0
-    cpu = harness_cpu_seconds() - cpu0
-    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "logs": locations}), flush=True)
+        return [str(log.location)]
+    request = RunRequest(
+        experiment="crisis",
+        model=model,
+        task_args={"judge": "checks"},
+        log_dir=log_dir,
+        epochs=epochs,
+        cache=False,
+        eval_settings={"max_connections": connections},
+        display="none",
+    )
+    return [r.location for r in run_in_workers(request, workers)]
+
+
+def completed_samples(location: str) -> int:
+    """Samples a log reports completed (0 for a log without results)."""
+    from inspect_ai.log import read_eval_log
+
+    results = read_eval_log(location, header_only=True).results
+    return results.completed_samples if results else 0
 
 
 def measure(
     samples: int, latency: float, connections: int, profile: str, workers: int
 ) -> dict[str, float]:
     """Start the server, run one measurement in a fresh interpreter, and derive the ratios."""
-    from inspect_ai.log import read_eval_log
-
     from therapy_audit.tasks.crisis import crisis
 
     per_epoch = len(crisis(judge="checks").dataset)
@@ -133,10 +141,7 @@ def measure(
                 check=True,
             )
             figures = json.loads(done.stdout.strip().splitlines()[-1])
-            completed = sum(
-                (read_eval_log(p, header_only=True).results or _NoResults()).completed_samples
-                for p in figures["logs"]
-            )
+            completed = sum(completed_samples(p) for p in figures["logs"])
             size = sum(p.stat().st_size for p in Path(log_dir).glob("*.eval"))
     finally:
         proc.kill()
@@ -151,10 +156,6 @@ def measure(
         "cpu_ms_per_sample": 1000 * figures["cpu_s"] / n,
         "log_mb": size / 1e6,
     }
-
-
-class _NoResults:
-    completed_samples = 0
 
 
 def main() -> None:
