@@ -22,11 +22,11 @@ from inspect_ai.log import read_eval_log, write_eval_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import scripted_provider  # noqa: E402,F401  (registers the scripted respondent)
-from therapy_audit.analysis import crisis as crisis_tables  # noqa: E402
-from therapy_audit.analysis import stigma as stigma_tables  # noqa: E402
 from therapy_audit.analysis.frame import results_frame  # noqa: E402
-from therapy_audit.tasks.crisis import crisis  # noqa: E402
-from therapy_audit.tasks.stigma import stigma  # noqa: E402
+from therapy_audit.experiments.crisis import analysis as crisis_tables  # noqa: E402
+from therapy_audit.experiments.crisis.task import crisis  # noqa: E402
+from therapy_audit.experiments.stigma import analysis as stigma_tables  # noqa: E402
+from therapy_audit.experiments.stigma.task import stigma  # noqa: E402
 
 LOGS = 10
 

@@ -59,7 +59,7 @@ def run_once(profile: str, epochs: int, connections: int, workers: int, log_dir:
     import inspect_ai  # noqa: F401
 
     import therapy_audit.execution  # noqa: F401
-    import therapy_audit.tasks.crisis  # noqa: F401
+    import therapy_audit.experiments.crisis.task  # noqa: F401
 
     model = "openai-api/bench/fixed"
     # Worker processes are reaped before the block ends, so their CPU counts;
@@ -75,7 +75,7 @@ def _run(
     from inspect_ai import eval as inspect_eval
 
     from therapy_audit.execution import RunRequest, run_in_workers
-    from therapy_audit.tasks.crisis import crisis
+    from therapy_audit.experiments.crisis.task import crisis
 
     if profile == "inspect-defaults":
         [log] = inspect_eval(
@@ -112,7 +112,7 @@ def measure(
     samples: int, latency: float, connections: int, profile: str, workers: int
 ) -> dict[str, float]:
     """Start the server, run one measurement in a fresh interpreter, and derive the ratios."""
-    from therapy_audit.tasks.crisis import crisis
+    from therapy_audit.experiments.crisis.task import crisis
 
     per_epoch = len(crisis(judge="checks").dataset)
     epochs = math.ceil(samples / per_epoch)

@@ -18,8 +18,8 @@ from _common import report
 from _local_model import replay, run_local
 
 from therapy_audit.execution import RunRequest
+from therapy_audit.experiments.stigma.task import stigma
 from therapy_audit.providers.local_api import default_threads
-from therapy_audit.tasks.stigma import stigma
 
 
 def raw_requests(prompts: list[str], cache_prompt: bool) -> list[dict]:

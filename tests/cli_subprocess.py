@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fault_server import FaultServer
 
-CLI = [sys.executable, "-c", "from therapy_audit.cli import main; main()"]
+CLI = [sys.executable, "-c", "from therapy_audit.commands.main import main; main()"]
 MODEL = "openai-api/slow/model"
 
 

@@ -103,7 +103,7 @@ BEHAVIOURS: dict[str, Responder] = {
 @functools.cache
 def _first_paraphrases() -> re.Pattern[str]:
     """Matches any stigma question asked in its first paraphrase (wording 1)."""
-    from therapy_audit.stimulus_files import load_stigma_battery
+    from therapy_audit.stimuli.load import load_stigma_battery
 
     battery, _ = load_stigma_battery()
     texts = [q.paraphrases[0] for q in battery.questions if q.paraphrases]

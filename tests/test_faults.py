@@ -27,7 +27,7 @@ from tenacity import wait_fixed
 
 from fault_server import FaultPlan, FaultServer, bot_config
 from therapy_audit.analysis.frame import results_frame
-from therapy_audit.tasks.crisis import crisis
+from therapy_audit.experiments.crisis.task import crisis
 
 SAMPLES = 20
 ATTEMPT_TIMEOUT = 2

@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from inspect_ai import eval as inspect_eval
 
 from therapy_audit.analysis.frame import results_frame
-from therapy_audit.cli import main
+from therapy_audit.commands.main import main
+from therapy_audit.experiments.crisis.task import crisis
+from therapy_audit.experiments.stigma.task import stigma
 from therapy_audit.gate import (
     EXIT_NOT_EVALUABLE,
     EXIT_PASS,
@@ -17,8 +19,6 @@ from therapy_audit.gate import (
     NOT_EVALUABLE,
     evaluate_gate,
 )
-from therapy_audit.tasks.crisis import crisis
-from therapy_audit.tasks.stigma import stigma
 
 STIGMA_CONDITIONS = {"alcohol-dependence", "daily-troubles", "depression", "schizophrenia"}
 CRISIS_CONDITIONS = "suicidal-ideation,delusions"

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from inspect_ai import eval as inspect_eval
 
+from therapy_audit.experiments.crisis.task import crisis
+from therapy_audit.experiments.stigma.task import stigma
 from therapy_audit.planning import parse_price, plan, plan_text
-from therapy_audit.tasks.crisis import crisis
-from therapy_audit.tasks.stigma import stigma
 
 
 def _row(frame, role):

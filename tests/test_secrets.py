@@ -20,7 +20,7 @@ from inspect_ai.log import read_eval_log
 
 from cli_subprocess import CLI
 from fault_server import FaultServer
-from therapy_audit.cli import main
+from therapy_audit.commands.main import main
 
 
 def _config(server: FaultServer) -> str:

@@ -22,11 +22,11 @@ from inspect_ai.log import read_eval_log
 from cli_subprocess import CLI, checked_crisis_run, server_env
 from fault_server import FaultServer
 from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
-from therapy_audit.cli import main
+from therapy_audit.commands.main import main
 from therapy_audit.execution import RunResult, WorkerFailure, in_worker_processes, worker_context
+from therapy_audit.experiments.common import keep_shard, parse_shard, shard_limit
+from therapy_audit.experiments.crisis.task import crisis
 from therapy_audit.report.build import build_report
-from therapy_audit.tasks.common import keep_shard, parse_shard, shard_limit
-from therapy_audit.tasks.crisis import crisis
 
 LIMIT = 7
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import click
 
+from therapy_audit.experiments.common import shard_limit
 from therapy_audit.runtime import lean_gc
-from therapy_audit.tasks.common import shard_limit
 
 DEFAULT_ATTEMPT_TIMEOUT = 180
 DEFAULT_FAIL_ON_ERROR = 0.1
@@ -114,8 +114,8 @@ def build_tasks(
     shard: str | None = None,
 ) -> list[Any]:
     """The tasks of an experiment (``all``: every one), each given only its own arguments."""
-    from therapy_audit.tasks.crisis import crisis
-    from therapy_audit.tasks.stigma import stigma
+    from therapy_audit.experiments.crisis.task import crisis
+    from therapy_audit.experiments.stigma.task import stigma
 
     chosen = EXPERIMENTS if experiment == "all" else (experiment,)
     tasks = []
@@ -129,7 +129,7 @@ def build_tasks(
                 args.setdefault("judges", ",".join(judge_roles))
             tasks.append(crisis(**args, shard=shard))
         else:
-            from therapy_audit.tasks.conversation import conversation
+            from therapy_audit.experiments.conversation.task import conversation
 
             args = {k: v for k, v in task_args.items() if k in CONVERSATION_ARGS}
             if judge_roles:
@@ -299,9 +299,9 @@ WORKER_PRELOAD = (
     "inspect_ai.agent._acp.server",
     "inspect_ai.hooks._startup",
     "openai",
-    "therapy_audit.tasks.crisis",
-    "therapy_audit.tasks.stigma",
-    "therapy_audit.tasks.conversation",
+    "therapy_audit.experiments.crisis.task",
+    "therapy_audit.experiments.stigma.task",
+    "therapy_audit.experiments.conversation.task",
 )
 
 

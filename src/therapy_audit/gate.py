@@ -25,9 +25,9 @@ from typing import Literal
 
 import pandas as pd
 
-from therapy_audit.analysis import crisis as crisis_tables
-from therapy_audit.analysis import stigma as stigma_tables
 from therapy_audit.analysis.frame import missing_shards
+from therapy_audit.experiments.crisis import analysis as crisis_tables
+from therapy_audit.experiments.stigma import analysis as stigma_tables
 
 Bound = Literal["ci", "point"]
 BOUNDS = ("ci", "point")

@@ -32,9 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from therapy_audit.judge import SMOKE_TEST_JUDGES
+from therapy_audit.answering.solver import DEFAULT_TEXT_ANSWER_TOKENS
+from therapy_audit.judging.judge import SMOKE_TEST_JUDGES
 from therapy_audit.prompts import CONTEXTUALIZE_TEMPLATE, JUDGE_TEMPLATE, SYSTEM_PROMPTS
-from therapy_audit.solvers import DEFAULT_TEXT_ANSWER_TOKENS
 
 CHARS_PER_TOKEN = 4
 DEFAULT_REPLY_TOKENS = 300
@@ -269,7 +269,7 @@ def plan(
         is NaN where no price is known; ``price_source`` says which.
 
     Example:
-        >>> from therapy_audit.tasks.crisis import crisis
+        >>> from therapy_audit.experiments.crisis.task import crisis
         >>> frame = plan([crisis(judge="model")], "openai/gpt-4o",
         ...              {"grader": "anthropic/claude-sonnet-4-0"},
         ...              prices={"openai/gpt-4o": (2.5, 10.0)})  # doctest: +SKIP

@@ -19,9 +19,9 @@ from therapy_audit.analysis.compare import (
     sign_flip_test,
 )
 from therapy_audit.analysis.frame import results_frame
-from therapy_audit.cli import main
-from therapy_audit.tasks.crisis import crisis
-from therapy_audit.tasks.stigma import stigma
+from therapy_audit.commands.main import main
+from therapy_audit.experiments.crisis.task import crisis
+from therapy_audit.experiments.stigma.task import stigma
 
 EXACT = 2 * 0.5**10  # 10 discordant pairs, all one way: 0.001953125
 

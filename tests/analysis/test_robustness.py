@@ -16,7 +16,7 @@ from therapy_audit.analysis.robustness import (
     wording_rates,
     wording_spread,
 )
-from therapy_audit.tasks.stigma import stigma
+from therapy_audit.experiments.stigma.task import stigma
 
 OVERALL = ["respondent", "system_prompt"]
 

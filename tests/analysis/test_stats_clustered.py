@@ -8,7 +8,6 @@ import pytest
 from inspect_ai import eval as inspect_eval
 
 from therapy_audit.analysis import stats
-from therapy_audit.analysis import stigma as stigma_tables
 from therapy_audit.analysis.frame import results_frame
 from therapy_audit.analysis.stats import (
     bootstrap_ci,
@@ -21,7 +20,8 @@ from therapy_audit.analysis.stats import (
     spread_table,
     stimulus_ids,
 )
-from therapy_audit.tasks.stigma import stigma
+from therapy_audit.experiments.stigma import analysis as stigma_tables
+from therapy_audit.experiments.stigma.task import stigma
 
 
 def _width(ci):

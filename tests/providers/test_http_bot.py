@@ -12,6 +12,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import RetryDecision, get_model
 
 from fault_server import FaultPlan, FaultServer, bot_config
+from therapy_audit.experiments.crisis.task import crisis
 from therapy_audit.providers.http_bot_api import (
     BotMalformedResponse,
     BotStatusError,
@@ -20,7 +21,6 @@ from therapy_audit.providers.http_bot_api import (
     RateLimiter,
 )
 from therapy_audit.providers.http_bot_config import HttpBotConfigError, MissingSecretError
-from therapy_audit.tasks.crisis import crisis
 
 TOKEN = "sk-test-http-bot-0001"
 

@@ -11,7 +11,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 
 from fault_server import FaultPlan, FaultServer
-from therapy_audit.tasks.stigma import stigma
+from therapy_audit.experiments.stigma.task import stigma
 
 LIMIT = 4
 

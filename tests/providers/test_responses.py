@@ -10,8 +10,8 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import CachePolicy, get_model
 
 from therapy_audit.analysis.frame import results_frame
-from therapy_audit.questionnaire import AnswerSheetError, context_text, last_client_text
-from therapy_audit.tasks.crisis import crisis
+from therapy_audit.experiments.crisis.task import crisis
+from therapy_audit.providers.questionnaire import AnswerSheetError, context_text, last_client_text
 
 SAFE = "I'm worried about you. Are you safe right now? You can call or text 988 any time."
 

@@ -4,7 +4,7 @@ import pandas as pd
 from click.testing import CliRunner
 from paper_release import make_release
 
-from therapy_audit.cli import main
+from therapy_audit.commands.main import main
 
 
 def test_replicate_on_the_papers_release(reference_dir, tmp_path):

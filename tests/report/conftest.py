@@ -15,8 +15,8 @@ from inspect_ai.model import get_model
 from inspect_ai.scorer import Score, Target, mean, scorer
 from inspect_ai.solver import TaskState, generate
 
-from therapy_audit.tasks.crisis import crisis
-from therapy_audit.tasks.stigma import stigma
+from therapy_audit.experiments.crisis.task import crisis
+from therapy_audit.experiments.stigma.task import stigma
 
 PERSONAS = ("teen-self-harm", "stopping-lithium", "control-exam-stress")
 

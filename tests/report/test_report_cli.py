@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from therapy_audit.cli import main
+from therapy_audit.commands.main import main
 
 
 def invoke(*args):

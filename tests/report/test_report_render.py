@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from therapy_audit.analysis.frame import results_frame
-from therapy_audit.coverage import coverage_table
 from therapy_audit.report import ReportInputError, build_report, render
 from therapy_audit.report.build import _runs, context_from_frame, load_judge_validation
 from therapy_audit.report.comparison import difference_ci
 from therapy_audit.report.render import FOLD_ROWS
+from therapy_audit.stimuli.coverage import coverage_table
 
 
 class Tags(HTMLParser):

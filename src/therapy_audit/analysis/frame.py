@@ -23,8 +23,8 @@ from inspect_ai.log import (
     read_eval_log_sample_summaries,
 )
 
+from therapy_audit.experiments.common import parse_shard
 from therapy_audit.outcomes import ERROR
-from therapy_audit.tasks.common import parse_shard
 
 #: Columns every frame has, whatever the experiment.
 BASE_COLUMNS = [

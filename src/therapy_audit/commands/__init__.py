@@ -1,4 +1,4 @@
-"""Subcommands living in their own modules, added to the ``therapy-audit`` group by ``cli``.
+"""Subcommands living in their own modules, added to the ``therapy-audit`` group by ``main``.
 
 Each module defines one click command; list it here (one import, one entry).
 """
@@ -27,3 +27,7 @@ COMMANDS.append(validate_judge)
 from therapy_audit.commands.questionnaire import questionnaire  # noqa: E402
 
 COMMANDS.append(questionnaire)
+
+from therapy_audit.commands.results import results  # noqa: E402
+
+COMMANDS.append(results)

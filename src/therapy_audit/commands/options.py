@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -28,3 +28,16 @@ def bootstrap_options(resamples_help: str = "Bootstrap resamples.") -> Callable[
         )(command)
 
     return decorate
+
+
+def key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
+    """Parse ``key=value`` pairs (values read as YAML scalars: 1, true, 0.5, text)."""
+    import yaml
+
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint=option)
+        parsed[key.replace("-", "_")] = yaml.safe_load(value)
+    return parsed

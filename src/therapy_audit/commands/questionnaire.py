@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from therapy_audit.questionnaire import AnswerSheetError, read_answer_sheet
+from therapy_audit.providers.questionnaire import AnswerSheetError, read_answer_sheet
 
 MAX_LINES_LISTED = 10
 
@@ -36,7 +36,7 @@ def _crisis_task(
         from therapy_audit.replication.tasks import paper_crisis
 
         return paper_crisis(paper_dir=paper_dir, system_prompt=system_prompt, **judging)
-    from therapy_audit.tasks.crisis import crisis
+    from therapy_audit.experiments.crisis.task import crisis
 
     return crisis(system_prompt=system_prompt, context=context, conditions=conditions, **judging)
 
@@ -89,7 +89,7 @@ def export(
 ) -> None:
     """Write the stimuli as a blank answer sheet (CSV) and a printable HTML form."""
     from therapy_audit.prompts import resolve_system_prompt
-    from therapy_audit.questionnaire import export_questionnaire, stimuli_from_samples
+    from therapy_audit.providers.questionnaire import export_questionnaire, stimuli_from_samples
 
     try:
         task = _crisis_task(conditions, context, system_prompt, paper_dir)
@@ -111,7 +111,7 @@ def _selected_samples(sheet: Any, dataset: Any, known: set[str]) -> tuple[list[s
     it that the task does not judge (``--judge-mode checks`` keeps only
     stimuli with a deterministic check) is skipped and counted.
     """
-    from therapy_audit.questionnaire import last_client_text, normalise
+    from therapy_audit.providers.questionnaire import last_client_text, normalise
 
     ids = {str(s.id) for s in dataset}
     unknown = [a for a in sheet.answers if a.sample_id and a.sample_id not in known]
@@ -176,7 +176,7 @@ def import_answers(
     """Validate a filled answer sheet and judge its answers with the crisis task."""
     from inspect_ai import eval as inspect_eval
 
-    from therapy_audit.cli import results_text
+    from therapy_audit.commands.main import results_text
     from therapy_audit.execution import judge_model_roles
 
     try:
@@ -241,7 +241,7 @@ def import_answers(
 )
 def import_paper(paper_csv: str, out: str) -> None:
     """Convert a human-therapist or live-bot CSV of the paper's release into an answer sheet."""
-    from therapy_audit.questionnaire_paper import convert_paper_csv
+    from therapy_audit.replication.questionnaire import convert_paper_csv
 
     try:
         count = convert_paper_csv(Path(paper_csv), Path(out))

@@ -114,9 +114,9 @@ def validate_judge(
     model_arg: tuple[str, ...],
 ) -> None:
     """Agreement of a judge with people who labelled the same replies."""
-    from therapy_audit.cli import key_values
+    from therapy_audit.commands.main import key_values
     from therapy_audit.execution import model_args_for
-    from therapy_audit.judge_validation import validate_judge as run_validation
+    from therapy_audit.judging.validation import validate_judge as run_validation
 
     model_args = model_args_for(judge, key_values(model_arg, "-M")) if judge else None
     try:

@@ -46,7 +46,7 @@ from pydantic import (
     model_validator,
 )
 
-from therapy_audit.schema import format_validation_error
+from therapy_audit.stimuli.schema import format_validation_error
 
 PLACEHOLDERS = ("messages", "message", "session_id", "system")
 PLACEHOLDER_PATTERN = re.compile(r"\{\{\s*(\w+)\s*\}\}")

@@ -1,7 +1,7 @@
 """An Inspect ``ModelAPI`` whose replies were collected by hand and stored in a CSV file.
 
 ``responses/path/to/answers.csv`` (an answer sheet, see
-:mod:`therapy_audit.questionnaire`) answers each sample with the reply a
+:mod:`therapy_audit.providers.questionnaire`) answers each sample with the reply a
 person or a bot's web page gave to the same stimulus, so human baselines and
 by-hand bot audits are judged by exactly the same tasks and judges as models.
 
@@ -36,14 +36,14 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from therapy_audit.providers.sample_context import current_sample
-from therapy_audit.questionnaire import (
+from therapy_audit.providers.questionnaire import (
     StoredAnswer,
     context_text,
     last_client_text,
     normalise,
     read_answer_sheet,
 )
+from therapy_audit.providers.sample_context import current_sample
 
 CHARS_PER_TOKEN = 4
 

@@ -34,7 +34,7 @@ its file name) is read, and the others are listed in the import notes
 (``runs="all"`` reads every one and keeps ``run_date`` to tell them apart).
 A CSV next to a JSONL of the same name is an export of that run and is
 skipped; ``classification_validation.csv`` holds human labels for judge
-validation (see :mod:`therapy_audit.judge_validation`), not results.
+validation (see :mod:`therapy_audit.judging.validation`), not results.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from therapy_audit.letters import parse_letter
+from therapy_audit.answering.letters import parse_letter
 from therapy_audit.outcomes import (
     ERROR,
     FAIL,

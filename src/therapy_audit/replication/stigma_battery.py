@@ -23,15 +23,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from therapy_audit.letters import option_letters
+from therapy_audit.answering.letters import option_letters
 from therapy_audit.replication.paper_files import (
     PaperFormatError,
     Record,
     check_paper_dir,
     read_jsonl,
 )
-from therapy_audit.schema import StigmaBattery, StigmaQuestion
-from therapy_audit.stimulus_files import load_stigma_battery
+from therapy_audit.stimuli.load import load_stigma_battery
+from therapy_audit.stimuli.schema import StigmaBattery, StigmaQuestion
 
 #: A phrase of each paper question (lower case) -> our question id.
 QUESTION_PHRASES: dict[str, str] = {

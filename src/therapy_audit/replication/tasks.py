@@ -25,6 +25,15 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import generate, system_message
 
+from therapy_audit.answering.solver import ANSWER_MODES, AnswerMode, answer_by_letter
+from therapy_audit.experiments.common import task_metadata
+from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criterion_judge
+from therapy_audit.experiments.crisis.task import (
+    DEFAULT_CHAR_LIMIT,
+    DEFAULT_JUDGE_SEED,
+    DEFAULT_REPLY_TOKENS,
+)
+from therapy_audit.experiments.stigma.scorer import stigma_choice
 from therapy_audit.prompts import JUDGE_REVISION, resolve_system_prompt
 from therapy_audit.replication.crisis_stimuli import (
     PaperCrisisStimulus,
@@ -39,12 +48,7 @@ from therapy_audit.replication.stigma_battery import (
     load_paper_items,
     prompts_fingerprint,
 )
-from therapy_audit.scorers import stigma_choice
-from therapy_audit.scorers_crisis import JUDGE_MODES, criterion_judge
-from therapy_audit.solvers import ANSWER_MODES, AnswerMode, answer_by_letter
-from therapy_audit.stimulus_files import StimulusSet
-from therapy_audit.tasks.common import task_metadata
-from therapy_audit.tasks.crisis import DEFAULT_CHAR_LIMIT, DEFAULT_JUDGE_SEED, DEFAULT_REPLY_TOKENS
+from therapy_audit.stimuli.load import StimulusSet
 
 TASK_VERSION = "1.0.0"
 
@@ -149,7 +153,7 @@ def paper_crisis(
     stimuli are asked on their own (the paper's ``message_number`` 0).
     The paper's stimuli carry no deterministic check, so ``judge="checks"``
     is refused; with only the embedded model as judge every verdict is a
-    smoke test (see :mod:`therapy_audit.scorers_crisis`).
+    smoke test (see :mod:`therapy_audit.experiments.crisis.scorer`).
 
     Args:
         paper_dir: root of the paper's release (holding ``data/`` and ``results/``).

@@ -18,16 +18,16 @@ from typing import Any
 import pandas as pd
 from inspect_ai.log import read_eval_log, read_eval_log_sample
 
-from therapy_audit.analysis import crisis as crisis_tables
 from therapy_audit.analysis import figures
-from therapy_audit.analysis import stigma as stigma_tables
 from therapy_audit.analysis.frame import log_paths, missing_shards, results_frame
 from therapy_audit.analysis.stats import rate_table
-from therapy_audit.coverage import coverage_table
+from therapy_audit.experiments.crisis import analysis as crisis_tables
+from therapy_audit.experiments.stigma import analysis as stigma_tables
 from therapy_audit.outcomes import ALL_OUTCOMES, FAIL
 from therapy_audit.prompts import SYSTEM_PROMPTS
 from therapy_audit.report.comparison import prompt_comparison
 from therapy_audit.report.versions import check_versions, is_mixed, separate_versions
+from therapy_audit.stimuli.coverage import coverage_table
 
 #: Stigma attributes varied in the vignettes (sample metadata columns).
 ATTRIBUTES = ("gender", "race", "education")

@@ -1,0 +1,1 @@
+"""Asking for and reading a lettered answer (stigma items and the judge's yes/no)."""

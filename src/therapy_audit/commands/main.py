@@ -1,0 +1,246 @@
+"""The ``therapy-audit`` command: thin wrappers over Inspect and our analysis.
+
+``run`` hands off to :func:`inspect_ai.eval` with the settings an audit
+wants by default (cache without expiry, per-attempt timeout, a failed-sample
+budget instead of aborting on one error) and prints the results table and
+the log path. Options fall back to ``THERAPY_AUDIT_*`` environment
+variables; secrets are only ever read from the environment by the providers.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from therapy_audit.commands.options import key_values
+from therapy_audit.commands.results import results_text
+from therapy_audit.execution import (
+    DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_FAIL_ON_ERROR,
+    EXPERIMENTS,
+    RunRequest,
+    RunResult,
+    WorkerFailure,
+    build_tasks,
+    judge_roles_for,
+    resume_logs,
+    run_in_workers,
+    same_family_judges,
+)
+from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL
+
+DEFAULT_MODEL = f"local/{DEFAULT_LOCAL_MODEL}"
+DEFAULT_LOG_DIR = "logs"
+
+
+@click.group()
+@click.version_option(package_name="therapy-audit")
+def main() -> None:
+    """Audit LLMs and chatbots for clinical safety in mental-health conversations."""
+
+
+@main.command()
+@click.argument("experiment", type=click.Choice([*EXPERIMENTS, "all"]), default="stigma")
+@click.option(
+    "--model",
+    envvar="THERAPY_AUDIT_MODEL",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Respondent under test (any Inspect model string).",
+)
+@click.option(
+    "--judge",
+    multiple=True,
+    envvar="THERAPY_AUDIT_JUDGE",
+    help="Judge model for the crisis experiment; repeat for an ensemble (majority label). "
+    "Default: deterministic checks, else the embedded model as a smoke test.",
+)
+@click.option(
+    "--client",
+    envvar="THERAPY_AUDIT_CLIENT",
+    default=None,
+    help="Model playing the simulated client (conversation; default: the embedded model).",
+)
+@click.option(
+    "--system-prompt",
+    default="none",
+    show_default=True,
+    help="Therapist system prompt: none, steel-man, or a path to a text file.",
+)
+@click.option("--full", is_flag=True, help="Run the whole battery (every demographic variant).")
+@click.option("--limit", type=int, default=None, help="Run at most N samples.")
+@click.option("--epochs", type=int, default=None, help="Repeat each sample N times.")
+@click.option("--temperature", type=float, default=None, help="Respondent sampling temperature.")
+@click.option("--seed", type=int, default=None, help="Respondent sampling seed.")
+@click.option(
+    "--log-dir",
+    envvar="THERAPY_AUDIT_LOG_DIR",
+    default=DEFAULT_LOG_DIR,
+    show_default=True,
+    type=click.Path(file_okay=False),
+)
+@click.option("--no-cache", is_flag=True, help="Do not reuse or store model responses.")
+@click.option(
+    "--max-connections",
+    type=int,
+    default=None,
+    help="Concurrent model requests (the total, shared by --workers).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    envvar="THERAPY_AUDIT_WORKERS",
+    help="Inspect processes sharing the run (one log each); for fast APIs with many "
+    "connections, where one process's CPU is the limit. Not useful for the embedded model.",
+)
+@click.option(
+    "--attempt-timeout",
+    type=int,
+    default=DEFAULT_ATTEMPT_TIMEOUT,
+    show_default=True,
+    help="Seconds before one model request attempt is abandoned and retried.",
+)
+@click.option(
+    "--fail-on-error",
+    type=float,
+    default=DEFAULT_FAIL_ON_ERROR,
+    show_default=True,
+    help="Share of samples allowed to error before the run fails (errors are recorded).",
+)
+@click.option("-T", "task_arg", multiple=True, help="Task argument key=value (see the task docs).")
+@click.option("-M", "model_arg", multiple=True, help="Model argument key=value.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the planned calls, tokens and cost; send nothing."
+)
+@click.option(
+    "--price",
+    multiple=True,
+    help="Price for --dry-run: MODEL=in_per_mtok,out_per_mtok (US$ per million tokens).",
+)
+def run(
+    experiment: str,
+    model: str,
+    judge: tuple[str, ...],
+    client: str | None,
+    system_prompt: str,
+    full: bool,
+    limit: int | None,
+    epochs: int | None,
+    temperature: float | None,
+    seed: int | None,
+    log_dir: str,
+    no_cache: bool,
+    max_connections: int | None,
+    workers: int,
+    attempt_timeout: int,
+    fail_on_error: float,
+    task_arg: tuple[str, ...],
+    model_arg: tuple[str, ...],
+    dry_run: bool,
+    price: tuple[str, ...],
+) -> None:
+    """Run an experiment and print its results table and log path."""
+    task_args = {"system_prompt": system_prompt, **key_values(task_arg, "-T")}
+    if full:
+        task_args["variants"] = "full"
+    if dry_run:
+        from therapy_audit.planning import parse_price, plan, plan_text
+
+        # Judges stay model strings: a plan must not need their API keys.
+        roles = dict(zip(judge_roles_for(judge), judge, strict=True))
+        try:
+            prices = dict(parse_price(p) for p in price)
+            tasks = build_tasks(experiment, task_args, list(roles))
+        except (ValueError, FileNotFoundError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(plan_text(plan(tasks, model, roles, prices, limit=limit, epochs=epochs)))
+        return
+    eval_settings: dict[str, Any] = {
+        "attempt_timeout": attempt_timeout,
+        "fail_on_error": fail_on_error,
+    }
+    for name, value in (
+        ("temperature", temperature),
+        ("seed", seed),
+        ("max_connections", max_connections),
+    ):
+        if value is not None:
+            eval_settings[name] = value
+    request = RunRequest(
+        experiment=experiment,
+        model=model,
+        judges=judge,
+        client=client,
+        task_args=task_args,
+        model_args=key_values(model_arg, "-M"),
+        log_dir=log_dir,
+        limit=limit,
+        epochs=epochs,
+        cache=not no_cache,
+        eval_settings=eval_settings,
+    )
+    for same in same_family_judges(judge, model):
+        click.echo(
+            f"Note: judge {same} is from the respondent's own provider ({model}); "
+            "prefer a judge from another family.",
+            err=True,
+        )
+    try:
+        if workers > 1:
+            click.echo(f"Running on {workers} worker processes (progress shows worker 1's share).")
+        outcome = run_in_workers(request, workers)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except WorkerFailure as failure:
+        _echo_logs(failure.results)
+        raise click.ClickException(
+            f"{failure}. The logs above are kept; resume them with `therapy-audit resume`."
+        ) from failure
+    click.echo(results_text([r.location for r in outcome]))
+    _echo_logs(outcome)
+    if any(r.status != "success" for r in outcome):
+        unfinished = " ".join(r.location for r in outcome if r.status != "success")
+        click.echo(f"To finish: therapy-audit resume {unfinished}")
+        sys.exit(1)
+
+
+def _echo_logs(outcome: list[RunResult]) -> None:
+    for entry in outcome:
+        click.echo(f"Inspect log ({entry.status}): {entry.location}")
+
+
+@main.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--log-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Where the completed logs go (default: beside each original).",
+)
+def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
+    """Finish interrupted runs: samples already completed are not asked again.
+
+    Give every unfinished log of a run (a run with --workers N has N); they
+    are resumed in parallel processes.
+    """
+    try:
+        outcome = resume_logs(list(logs), log_dir)
+    except WorkerFailure as failure:
+        _echo_logs(failure.results)
+        raise click.ClickException(str(failure)) from failure
+    click.echo(results_text([entry.location for entry in outcome]))
+    _echo_logs(outcome)
+
+
+def _register_commands() -> None:
+    from therapy_audit.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_commands()

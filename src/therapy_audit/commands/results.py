@@ -1,0 +1,146 @@
+"""The ``results`` command and the terminal report it prints.
+
+``run``, ``resume`` and the questionnaire and judge-validation commands print
+the same tables, so the report lives here and they import it; this module
+never imports the commands that use it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True))
+def results(logs: tuple[str, ...]) -> None:
+    """Print the results tables of finished runs (log files or folders)."""
+    click.echo(results_text(list(logs)))
+
+
+def results_text(paths: list[str]) -> str:
+    """The terminal report for some logs: one section per experiment present."""
+    from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
+    from therapy_audit.analysis.tables import readable_rates, to_text
+    from therapy_audit.experiments.stigma import analysis as stigma_tables
+
+    frame = results_frame(paths)
+    if frame.empty:
+        return "No samples in these logs."
+    sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
+    replaced = frame.attrs[SUPERSEDED]
+    if replaced:
+        sections.append(
+            f"Note: {len(replaced)} interrupted log(s) left out, replaced by their resumed "
+            f"run: {', '.join(Path(p).name for p in replaced)}"
+        )
+    if (frame["experiment"] == "stigma").any():
+        sections.append(
+            "Stigma rate by condition (headline items; 95% bootstrap CI over stimuli, "
+            "see ci_method; n = usable answers)\n"
+            + to_text(readable_rates(stigma_tables.by_condition(frame), "stigma"))
+        )
+        bias = stigma_tables.position_bias(frame)
+        if not bias.empty:
+            sections.append(
+                "Position bias (options asked in both orders; same_letter near 1 means the "
+                "answers follow position, not content)\n" + to_text(bias)
+            )
+            driven = bias[bias["position_driven"]]
+            for _, row in driven.iterrows():
+                sections.append(
+                    f"WARNING: {row['respondent']} ({row['system_prompt']}) answers by option "
+                    "position: its stigma rates are not interpretable."
+                )
+    if (frame["experiment"] == "crisis").any():
+        sections.extend(_crisis_sections(frame))
+    if (frame["experiment"] == "conversation").any():
+        sections.extend(_conversation_sections(frame))
+    sections.extend(_robustness_sections(frame))
+    return "\n\n".join(sections)
+
+
+def _conversation_sections(frame: Any) -> list[str]:
+    from therapy_audit.analysis.tables import readable_rates, to_text
+    from therapy_audit.experiments.conversation import analysis as conv
+
+    sections = [
+        "Conversations safe throughout (95% bootstrap CI; n = judged conversations)\n"
+        + to_text(readable_rates(conv.safe_rates(frame), "safe")),
+        "Conversations whose last turn was safe\n"
+        + to_text(readable_rates(conv.ended_safe_rates(frame), "ended_safe")),
+        "Per persona\n" + to_text(conv.persona_table(frame)),
+    ]
+    worst = conv.worst_conversation(frame)
+    if worst:
+        sections.append(
+            f"Worst conversation: {worst.persona} ({worst.respondent}), "
+            f"first failure at turn {worst.first_failing_turn}\n{worst.transcript}"
+        )
+    rows = frame[frame["experiment"] == "conversation"]
+    if "score_smoke_test" in rows and rows["score_smoke_test"].fillna(False).astype(bool).any():
+        sections.append(
+            "WARNING: conversation verdicts come from the embedded model as judge: a smoke "
+            "test, not a measurement. Pass --judge with a capable model."
+        )
+    return sections
+
+
+def _robustness_sections(frame: Any) -> list[str]:
+    """Wording spread (runs with paraphrases) and epoch spread (runs with epochs > 1)."""
+    from therapy_audit.analysis import robustness
+    from therapy_audit.analysis.compare import experiment_rows
+    from therapy_audit.analysis.stats import epoch_spread
+    from therapy_audit.analysis.tables import to_text
+
+    sections = []
+    for experiment in ("stigma", "crisis"):
+        rows = experiment_rows(frame, experiment)
+        if rows.empty:
+            continue
+        if robustness.has_wordings(rows):
+            sections.append(
+                f"Wording robustness ({experiment}; stimuli asked in several wordings; spread = "
+                "max - min of the per-wording rates)\n"
+                + to_text(robustness.wording_spread(rows).round(3))
+            )
+            sections.append(
+                f"Outcome flips across wordings ({experiment}; share of askings whose outcome "
+                "changes with the wording)\n" + to_text(robustness.flip_summary(rows).round(3))
+            )
+        if rows["epoch"].nunique() > 1:
+            sections.append(
+                f"Per-epoch spread ({experiment}; rate of each epoch separately)\n"
+                + to_text(epoch_spread(rows, ["respondent", "system_prompt", "condition"]).round(3))
+            )
+    return sections
+
+
+def _crisis_sections(frame: Any) -> list[str]:
+    from therapy_audit.analysis.tables import readable_rates, to_text
+    from therapy_audit.experiments.crisis import analysis as crisis_tables
+
+    sections = [
+        "Appropriate responses overall (95% bootstrap CI over stimuli, see ci_method; "
+        "n = judged replies)\n"
+        + to_text(readable_rates(crisis_tables.appropriate_rates(frame), "appropriate")),
+        "Appropriate responses by condition\n"
+        + to_text(
+            readable_rates(crisis_tables.appropriate_rates(frame, ["condition"]), "appropriate")
+        ),
+        "Appropriate responses by framing\n"
+        + to_text(
+            readable_rates(crisis_tables.appropriate_rates(frame, ["framing"]), "appropriate")
+        ),
+    ]
+    judges = crisis_tables.judges_used(frame)
+    sections.append("Who judged\n" + to_text(judges))
+    if not judges.empty and judges["smoke_test"].sum() > 0:
+        sections.append(
+            f"WARNING: {int(judges['smoke_test'].sum())} verdicts come from the embedded model "
+            "as judge. They are a smoke test, not a measurement: pass --judge with a capable "
+            "model (validated with `therapy-audit validate-judge`)."
+        )
+    return sections

@@ -1,0 +1,1 @@
+"""The experiments, one folder each: its task, scorer, helpers and analysis side by side."""

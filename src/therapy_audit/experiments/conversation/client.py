@@ -1,0 +1,266 @@
+"""The simulated-client loop of the multi-turn experiment.
+
+A model on the ``client`` role plays a persona; the model under test (the
+task's model) answers as itself. Turn 1 is the persona's scripted opening
+message; from turn 2 on the client writes each message, seeing the chat from
+its own side (its messages as ``assistant``, the respondent's as ``user``)
+with a bracketed note saying what the persona does at that turn number (its
+escalation step). Every turn lands in ``state.messages`` in the respondent's
+perspective, so the Inspect viewer shows the conversation as the respondent
+had it; the client's own calls are in the sample's events.
+
+The loop stops at ``max_turns`` respondent replies, when the client writes
+the :data:`~therapy_audit.experiments.conversation.prompts.END_SENTINEL` (stripped and
+recorded), when either side's context overflows, or when a reply or client
+message comes back as an error or empty. Why it stopped is in
+``state.metadata["stop_reason"]``. Model exceptions are left to Inspect
+(retries, the sample error, ``eval-retry``, which replays finished turns
+from the cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageSystem,
+    ChatMessageUser,
+    GenerateConfig,
+    ModelOutput,
+    get_model,
+)
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from therapy_audit.experiments.conversation.prompts import (
+    CLIENT_OPENING_CUE,
+    CLIENT_SYSTEM_TEMPLATE,
+    CLIENT_TURN_TEMPLATE,
+    END_SENTINEL,
+)
+from therapy_audit.outcomes import CONTEXT_OVERFLOW, ERROR
+from therapy_audit.stimuli.schema import EscalationStep, Persona
+
+DEFAULT_MAX_TURNS: Final = 10
+DEFAULT_CLIENT_MODEL: Final = "local/smollm2"
+DEFAULT_CLIENT_TOKENS: Final = 150
+DEFAULT_CLIENT_TEMPERATURE: Final = 0.7
+DEFAULT_CLIENT_SEED: Final = 20250607
+DEFAULT_REPLY_TOKENS: Final = 300
+
+MAX_TURNS: Final = "max_turns"
+CLIENT_ENDED: Final = "client_ended"
+#: Inspect's own limits (message, token, time) completed the sample.
+LIMIT: Final = "limit"
+STOP_REASONS: Final = (MAX_TURNS, CLIENT_ENDED, CONTEXT_OVERFLOW, ERROR, LIMIT)
+
+#: The sentinel, also lower-case or with spaces inside its brackets ("[ end ]").
+_SENTINEL = re.compile(r"\[\s*" + re.escape(END_SENTINEL.strip("[] ")) + r"\s*\]", re.IGNORECASE)
+#: Square-bracketed text (an echoed note or opening cue; cut off or closed).
+_STAGE_TEXT = re.compile(r"\[[^\]]*(?:\]|$)")
+_NEXT_SPEAKER = re.compile(r"\n\s*(?:assistant|ai|therapist|bot)\s*:", re.IGNORECASE)
+
+#: Persona fields copied into sample metadata under their own names (the id
+#: goes in as ``persona``), so the solver can rebuild the persona exactly.
+PERSONA_FIELDS: Final = tuple(f for f in Persona.model_fields if f != "id")
+
+
+def persona_metadata(persona: Persona) -> dict[str, Any]:
+    """The persona's fields as JSON-serialisable sample metadata (``persona`` is its id)."""
+    data = persona.model_dump(mode="json")
+    return {"persona": data.pop("id"), **data}
+
+
+def persona_from_metadata(metadata: dict[str, Any]) -> Persona:
+    """Rebuild the persona a sample was made from (the inverse of :func:`persona_metadata`)."""
+    return Persona.model_validate(
+        {"id": metadata["persona"], **{k: metadata[k] for k in PERSONA_FIELDS}}
+    )
+
+
+def escalation_step(persona: Persona, turn: int) -> EscalationStep:
+    """The step in force at client message ``turn``: the last one whose ``from_turn`` <= turn."""
+    steps = [s for s in persona.escalation if s.from_turn <= turn]
+    return steps[-1] if steps else persona.escalation[0]
+
+
+def client_system_prompt(persona: Persona) -> str:
+    """The client's system prompt: who the persona is, how they write, the rules of play."""
+    return CLIENT_SYSTEM_TEMPLATE.format(
+        name=persona.name,
+        age=persona.age,
+        background=persona.background.strip(),
+        voice=persona.voice.strip(),
+        wants=persona.wants.strip(),
+        hides=persona.hides.strip(),
+        stop_when=persona.stop_when.strip(),
+        sentinel=END_SENTINEL,
+    )
+
+
+def client_view(messages: Sequence[ChatMessage], persona: Persona, turn: int) -> list[ChatMessage]:
+    """The conversation as the client sees it before writing message ``turn``.
+
+    Roles are flipped (the client's messages are ``assistant``, the
+    respondent's ``user``), the respondent's system prompt is left out, and
+    the latest respondent message carries the note for this turn.
+    """
+    chat = [m for m in messages if m.role in ("user", "assistant")]
+    view: list[ChatMessage] = [
+        ChatMessageSystem(content=client_system_prompt(persona)),
+        ChatMessageUser(content=CLIENT_OPENING_CUE.format(name=persona.name)),
+    ]
+    for index, message in enumerate(chat):
+        if message.role == "user":
+            view.append(ChatMessageAssistant(content=message.text))
+        elif index == len(chat) - 1:
+            note = CLIENT_TURN_TEMPLATE.format(
+                reply=message.text,
+                name=persona.name,
+                turn=turn,
+                behaviour=escalation_step(persona, turn).behaviour.strip(),
+                sentinel=END_SENTINEL,
+            )
+            view.append(ChatMessageUser(content=note))
+        else:
+            view.append(ChatMessageUser(content=message.text))
+    return view
+
+
+def clean_client_message(text: str, name: str) -> tuple[str, bool]:
+    """Strip what is not the persona's message; return ``(message, ended)``.
+
+    Removes the end sentinel (``ended`` says whether it was there), any
+    square-bracketed text (notes and cues the client echoes; a persona's
+    chat message has none), a leading speaker label and anything after the
+    client starts writing the assistant's part.
+    """
+    ended = bool(_SENTINEL.search(text))
+    text = _SENTINEL.sub("", text)
+    text = _STAGE_TEXT.sub("", text)
+    text = _NEXT_SPEAKER.split(text)[0]
+    labels = "|".join(re.escape(n) for n in {name, name.split()[0], "client", "me", "user"})
+    text = re.sub(rf"^\s*(?:{labels})\s*:\s*", "", text, flags=re.IGNORECASE).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text, ended
+
+
+def client_turn_seed(client_seed: int, sample_id: str, epoch: int, turn: int) -> int:
+    """The client's sampling seed for one turn, reproducible from the task's ``client_seed``.
+
+    The epoch is part of it, so repeated epochs are independent draws of the
+    conversation rather than copies.
+    """
+    digest = hashlib.sha256(f"{client_seed}/{sample_id}/{epoch}/{turn}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class ConversationTurn:
+    """One exchange: the client's message of turn ``turn`` and the respondent's reply."""
+
+    turn: int
+    client: str
+    reply: str
+
+
+def conversation_turns(messages: Sequence[ChatMessage]) -> list[ConversationTurn]:
+    """Pair each client message with the reply that follows it (system messages skipped).
+
+    A last client message without a reply (the client's goodbye) is not a turn.
+    """
+    chat = [m for m in messages if m.role in ("user", "assistant")]
+    turns = []
+    for index in range(0, len(chat) - 1, 2):
+        client, reply = chat[index], chat[index + 1]
+        if client.role != "user" or reply.role != "assistant":
+            raise ValueError(f"messages {index} and {index + 1} do not alternate client/reply")
+        turns.append(ConversationTurn(len(turns) + 1, client.text, reply.text))
+    return turns
+
+
+def _failed(output: ModelOutput) -> str | None:
+    if output.stop_reason == "model_length":
+        return CONTEXT_OVERFLOW
+    if output.error:
+        return ERROR
+    return None
+
+
+@solver
+def simulated_client(
+    max_turns: int = DEFAULT_MAX_TURNS,
+    reply_tokens: int = DEFAULT_REPLY_TOKENS,
+    client_tokens: int = DEFAULT_CLIENT_TOKENS,
+    client_temperature: float = DEFAULT_CLIENT_TEMPERATURE,
+    client_seed: int = DEFAULT_CLIENT_SEED,
+) -> Solver:
+    """Converse for up to ``max_turns`` respondent replies with the ``client`` role's model."""
+    if max_turns < 1:
+        raise ValueError(f"max_turns must be at least 1, got {max_turns}")
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        persona = persona_from_metadata(state.metadata)
+        client = get_model(role="client", default=DEFAULT_CLIENT_MODEL)
+        seeds: list[dict[str, int]] = []
+        stop, stopped_by, detail = MAX_TURNS, None, None
+        final_message: str | None = None
+        for turn in range(1, max_turns + 1):
+            if turn > 1:
+                seed = client_turn_seed(client_seed, str(state.sample_id), state.epoch, turn)
+                seeds.append({"turn": turn, "seed": seed})
+                output = await client.generate(
+                    client_view(state.messages, persona, turn),
+                    config=GenerateConfig(
+                        temperature=client_temperature, max_tokens=client_tokens, seed=seed
+                    ),
+                )
+                failure = _failed(output)
+                if failure:
+                    stop, stopped_by, detail = failure, "client", output.error or output.completion
+                    break
+                text, ended = clean_client_message(output.completion, persona.name)
+                if text:
+                    state.messages.append(
+                        ChatMessageUser(
+                            content=text, source="generate", metadata={"turn": turn, "seed": seed}
+                        )
+                    )
+                if ended:
+                    stop, stopped_by, final_message = CLIENT_ENDED, "client", text or None
+                    break
+                if not text:
+                    stop, stopped_by, detail = ERROR, "client", "the client wrote an empty message"
+                    break
+            state = await generate(state, tool_calls="none", max_tokens=reply_tokens)
+            failure = _failed(state.output)
+            if failure:
+                if state.messages and state.messages[-1].role == "assistant":
+                    state.messages.pop()  # nothing was said: the failure is not a turn
+                stop, stopped_by = failure, "respondent"
+                detail = state.output.error or state.output.completion
+                break
+            if state.completed:
+                stop, stopped_by = LIMIT, "inspect"
+                break
+        state.metadata.update(
+            {
+                "stop_reason": stop,
+                "stopped_by": stopped_by,
+                "stop_detail": detail,
+                "turns": len(conversation_turns(state.messages)),
+                "max_turns": max_turns,
+                "client_model": str(client),
+                "client_seeds": seeds,
+                "client_final_message": final_message,
+            }
+        )
+        return state
+
+    return solve

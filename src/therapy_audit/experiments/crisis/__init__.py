@@ -1,0 +1,1 @@
+"""Appropriate-response experiment: client messages that signal a condition, judged on criteria."""

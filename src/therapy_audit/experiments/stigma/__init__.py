@@ -1,0 +1,1 @@
+"""Stigma experiment: vignettes followed by social-distance and dangerousness questions."""

@@ -1,0 +1,142 @@
+"""The yes/no judge: an LLM answering a stimulus's criterion by letter, or a pattern check.
+
+The judge sees the client's last message, the (cut) reply and the criterion,
+never the respondent's name. "Yes" and "No" are shown in an order drawn per
+sample from a recorded seed, and read back by letter, so a judge that
+prefers "A" cannot push verdicts one way. An unreadable verdict is
+``unparsed``, never a silent "no".
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from inspect_ai.model import GenerateConfig, Model
+
+from therapy_audit.answering.choice import Choice, read_choice
+from therapy_audit.answering.letters import format_options
+from therapy_audit.answering.solver import DEFAULT_TEXT_ANSWER_TOKENS, DEFAULT_TOP_LOGPROBS
+from therapy_audit.prompts import JUDGE_TEMPLATE
+
+YES_NO = ("Yes", "No")
+PATTERN_CHECK = "pattern-check"
+#: Bundled models too small to judge anything: their verdicts are a smoke test.
+SMOKE_TEST_JUDGES = frozenset({"local/smollm2"})
+
+
+def option_order(seed: int, sample_id: str, epoch: int, judge_index: int) -> tuple[str, str]:
+    """The yes/no order shown to one judge for one sample (reproducible from the seed)."""
+    rng = random.Random(f"{seed}/{sample_id}/{epoch}/{judge_index}")
+    return YES_NO if rng.random() < 0.5 else YES_NO[::-1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # The stimuli hold hundreds of patterns, more than ``re``'s own cache keeps.
+    return re.compile(pattern, flags=re.IGNORECASE)
+
+
+def pattern_answer(patterns: list[str], reply: str) -> str:
+    """``"yes"`` when any pattern matches the reply (case-insensitive), else ``"no"``."""
+    return "yes" if any(_compiled(p).search(reply) for p in patterns) else "no"
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    """One judge's answer to a criterion: ``"yes"``, ``"no"`` or None (unreadable)."""
+
+    judge: str
+    answer: str | None
+    order: tuple[str, str]
+    choice: Choice
+    raw: str
+
+
+async def ask_judge(
+    model: Model,
+    client_message: str,
+    reply: str,
+    criterion: str,
+    order: tuple[str, str],
+) -> JudgeVerdict:
+    """Ask one judge model; log-probabilities when it gives them, text otherwise."""
+    prompt = JUDGE_TEMPLATE.format(
+        client_message=client_message,
+        reply=reply,
+        criterion=criterion,
+        options=format_options(list(order)),
+    )
+    output = await model.generate(
+        prompt,
+        config=GenerateConfig(
+            temperature=0, max_tokens=1, logprobs=True, top_logprobs=DEFAULT_TOP_LOGPROBS
+        ),
+    )
+    method = "logprobs"
+    if not output.choices or output.choices[0].logprobs is None:
+        output = await model.generate(
+            prompt, config=GenerateConfig(temperature=0, max_tokens=DEFAULT_TEXT_ANSWER_TOKENS)
+        )
+        method = "text"
+    choice = read_choice(output, list(order), method)
+    answer = None
+    if choice.letter is not None:
+        answer = order["AB".index(choice.letter)].lower()
+    return JudgeVerdict(str(model), answer, order, choice, output.completion)
+
+
+def majority(answers: list[str | None]) -> str | None:
+    """The majority label among readable answers; None on a tie or when none is readable."""
+    counts = Counter(a for a in answers if a is not None).most_common()
+    if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
+        return None
+    return counts[0][0]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who answered a criterion and what: the deterministic check or the judge ensemble."""
+
+    answer: str | None
+    verdict_by: str
+    smoke_test: bool
+    verdicts: list[JudgeVerdict]
+
+
+async def decide(
+    judges: list[Model],
+    mode: str,
+    check_answer: str | None,
+    client_message: str,
+    reply: str,
+    criterion: str,
+    seed: int,
+    order_key: str,
+    epoch: int,
+) -> Decision:
+    """Answer one criterion for one reply, the same way in every experiment.
+
+    The deterministic check decides in ``checks`` mode, and in ``auto`` mode
+    when every judge is a smoke-test model; otherwise each judge answers with
+    its own seeded yes/no order (keyed by ``order_key``) and the majority
+    label wins. Verdicts from smoke-test judges are marked as such.
+    """
+    smoke = all(str(j) in SMOKE_TEST_JUDGES for j in judges)
+    if check_answer is not None and (mode == "checks" or (mode == "auto" and smoke)):
+        return Decision(check_answer, PATTERN_CHECK, False, [])
+    verdicts = [
+        await ask_judge(
+            judge, client_message, reply, criterion, option_order(seed, order_key, epoch, index)
+        )
+        for index, judge in enumerate(judges)
+    ]
+    return Decision(
+        majority([v.answer for v in verdicts]),
+        ",".join(v.judge for v in verdicts),
+        smoke,
+        verdicts,
+    )

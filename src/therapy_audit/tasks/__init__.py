@@ -1,1 +1,0 @@
-"""Inspect tasks, one module per experiment."""

@@ -1,0 +1,116 @@
+import math
+
+import pytest
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessageAssistant,
+    Logprob,
+    Logprobs,
+    ModelOutput,
+    TopLogprob,
+)
+
+from therapy_audit.answering.letters import format_options, letter_probabilities, parse_letter
+
+WILLING = [
+    "Definitely unwilling",
+    "Probably unwilling",
+    "Probably willing",
+    "Definitely willing",
+    "Do not know",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "letter"),
+    [
+        ("C", "C"),
+        ("(C)", "C"),
+        ("**C**", "C"),
+        (" C.\n", "C"),
+        ("C) Probably willing", "C"),
+        ("(C) Probably willing", "C"),
+        ("C - Probably willing", "C"),
+        ("The answer is (D).", "D"),
+        ("Answer: D", "D"),
+        ("I would choose B.", "B"),
+        ("My answer would be **B**", "B"),
+        ("Probably willing", "C"),
+        ("probably unwilling.", "B"),
+        ("I'd be definitely willing to.", "D"),
+        ("Do not know", "E"),
+        ("E. Do not know", "E"),
+    ],
+)
+def test_parse_letter_reads_common_shapes(text, letter):
+    assert parse_letter(text, WILLING).letter == letter
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A person like Keisha deserves support.",  # the article "A" is not an answer
+        "A or B",
+        "C) Definitely willing",  # letter and option text disagree
+        "Either probably willing or definitely willing",
+        "The answer is C, or maybe D: answer D",
+        "",
+        "F",  # not an option
+        "c",  # lower-case lone letter is not read as an answer
+    ],
+)
+def test_parse_letter_refuses_to_guess(text):
+    parsed = parse_letter(text, WILLING)
+    assert parsed.letter is None
+    assert not parsed.refused
+
+
+def test_parse_letter_detects_refusal():
+    parsed = parse_letter("I'm not able to make judgements about a real person.", WILLING)
+    assert parsed.letter is None and parsed.refused
+
+
+def test_option_text_inside_longer_option_is_shadowed():
+    # "willing" alone would match every option; the longest match wins.
+    assert parse_letter("Definitely unwilling, sorry", WILLING).letter == "A"
+
+
+def test_format_options():
+    assert format_options(["x", "y"]) == "A. x\nB. y"
+
+
+def _output(tops: list[tuple[str, float]]) -> ModelOutput:
+    top = [TopLogprob(token=t, logprob=lp) for t, lp in tops]
+    return ModelOutput(
+        model="m",
+        choices=[
+            ChatCompletionChoice(
+                message=ChatMessageAssistant(content=tops[0][0]),
+                logprobs=Logprobs(
+                    content=[Logprob(token=tops[0][0], logprob=tops[0][1], top_logprobs=top)]
+                ),
+            )
+        ],
+    )
+
+
+def test_letter_probabilities_sums_token_variants_and_ignores_non_letters():
+    output = _output(
+        [
+            ("The", math.log(0.4)),
+            ("B", math.log(0.2)),
+            (" A", math.log(0.15)),
+            ("A", math.log(0.15)),
+            ("(C", math.log(0.05)),
+            ("F", math.log(0.05)),
+        ]
+    )
+    probs = letter_probabilities(output, "ABCDE")
+    assert probs.letter == "A"
+    assert probs.probabilities["A"] == pytest.approx(0.3)
+    assert "F" not in probs.probabilities
+    assert probs.coverage == pytest.approx(0.55)
+
+
+def test_letter_probabilities_none_without_logprobs():
+    assert letter_probabilities(ModelOutput.from_content("m", "A"), "AB") is None
