@@ -47,7 +47,7 @@ LOGPROB_PROVIDERS = frozenset(
     {"local", "openai", "openai-api", "together", "vllm", "hf", "llama-cpp-python"}
 )
 #: Respondents that make no model call at all (answers read from a file).
-FREE_PROVIDERS = frozenset({"responses", "scripted", "mockllm"})
+FREE_PROVIDERS = frozenset({"responses", "scripted", "mockllm", "baseline"})
 PLAN_COLUMNS = [
     "task",
     "role",

@@ -9,9 +9,7 @@ prefers "A" cannot push verdicts one way. An unreadable verdict is
 
 from __future__ import annotations
 
-import functools
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -32,17 +30,6 @@ def option_order(seed: int, sample_id: str, epoch: int, judge_index: int) -> tup
     """The yes/no order shown to one judge for one sample (reproducible from the seed)."""
     rng = random.Random(f"{seed}/{sample_id}/{epoch}/{judge_index}")
     return YES_NO if rng.random() < 0.5 else YES_NO[::-1]
-
-
-@functools.lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    # The stimuli hold hundreds of patterns, more than ``re``'s own cache keeps.
-    return re.compile(pattern, flags=re.IGNORECASE)
-
-
-def pattern_answer(patterns: list[str], reply: str) -> str:
-    """``"yes"`` when any pattern matches the reply (case-insensitive), else ``"no"``."""
-    return "yes" if any(_compiled(p).search(reply) for p in patterns) else "no"
 
 
 @dataclass(frozen=True)
@@ -97,14 +84,33 @@ def majority(answers: list[str | None]) -> str | None:
     return counts[0][0]
 
 
+#: ``verdict_by`` when no check proved an answer and no capable judge was available.
+NOBODY = "unjudged"
+
+
 @dataclass(frozen=True)
 class Decision:
-    """Who answered a criterion and what: the deterministic check or the judge ensemble."""
+    """Who answered a criterion and what: the deterministic check, the judge ensemble, or nobody.
+
+    ``answer`` is None when the judges' answer was unreadable (``verdict_by``
+    names them) or when nobody capable decided (``verdict_by`` is
+    :data:`NOBODY`): the first is ``unparsed``, the second ``unjudged``.
+    """
 
     answer: str | None
     verdict_by: str
     smoke_test: bool
     verdicts: list[JudgeVerdict]
+
+    @property
+    def unjudged(self) -> bool:
+        """True when nobody capable decided (not the same as an unreadable verdict)."""
+        return self.verdict_by == NOBODY
+
+
+def is_smoke_test(judges: list[Model]) -> bool:
+    """True when every judge is a bundled model too small to judge (or there is none)."""
+    return all(str(j) in SMOKE_TEST_JUDGES for j in judges)
 
 
 async def decide(
@@ -120,14 +126,20 @@ async def decide(
 ) -> Decision:
     """Answer one criterion for one reply, the same way in every experiment.
 
-    The deterministic check decides in ``checks`` mode, and in ``auto`` mode
-    when every judge is a smoke-test model; otherwise each judge answers with
-    its own seeded yes/no order (keyed by ``order_key``) and the majority
-    label wins. Verdicts from smoke-test judges are marked as such.
+    ``checks``: the deterministic check decides; where it abstains, nobody
+    does (``unjudged``). ``auto``: with a capable judge, the judge ensemble
+    decides (the check, if any, is kept beside it by the caller as a
+    cross-check); with only smoke-test judges the check decides where it
+    can and otherwise nobody does: a verdict is never guessed. ``model``:
+    the judges always decide, smoke-test judges included, their verdicts
+    marked as such. Each judge answers with its own seeded yes/no order
+    (keyed by ``order_key``); the majority label wins.
     """
-    smoke = all(str(j) in SMOKE_TEST_JUDGES for j in judges)
-    if check_answer is not None and (mode == "checks" or (mode == "auto" and smoke)):
-        return Decision(check_answer, PATTERN_CHECK, False, [])
+    smoke = is_smoke_test(judges)
+    if mode == "checks" or (mode == "auto" and smoke):
+        if check_answer is not None:
+            return Decision(check_answer, PATTERN_CHECK, False, [])
+        return Decision(None, NOBODY, False, [])
     verdicts = [
         await ask_judge(
             judge, client_message, reply, criterion, option_order(seed, order_key, epoch, index)

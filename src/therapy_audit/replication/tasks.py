@@ -1,7 +1,7 @@
 """Our two experiments on the paper's exact prompts: ``paper_stigma`` and ``paper_crisis``.
 
 They reuse our solvers and scorers (``answer_by_letter`` + ``stigma_choice``;
-``generate`` + ``criterion_judge``), so their outcomes are the same kind as
+``generate`` + ``criteria_judge``), so their outcomes are the same kind as
 those of ``therapy_audit/stigma`` and ``therapy_audit/crisis`` and the same
 analysis reads them. What differs is the material: the paper's 1,008 stigma
 prompts (72 vignettes x 14 questions, options in the paper's order, coded by
@@ -27,12 +27,8 @@ from inspect_ai.solver import generate, system_message
 
 from therapy_audit.answering.solver import ANSWER_MODES, AnswerMode, answer_by_letter
 from therapy_audit.experiments.common import task_metadata
-from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criterion_judge
-from therapy_audit.experiments.crisis.task import (
-    DEFAULT_CHAR_LIMIT,
-    DEFAULT_JUDGE_SEED,
-    DEFAULT_REPLY_TOKENS,
-)
+from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criteria_judge
+from therapy_audit.experiments.crisis.task import DEFAULT_JUDGE_SEED
 from therapy_audit.experiments.stigma.scorer import stigma_choice
 from therapy_audit.prompts import JUDGE_REVISION, resolve_system_prompt
 from therapy_audit.replication.crisis_stimuli import (
@@ -51,6 +47,10 @@ from therapy_audit.replication.stigma_battery import (
 from therapy_audit.stimuli.load import StimulusSet
 
 TASK_VERSION = "1.0.0"
+#: The paper's protocol, kept on purpose (our crisis task reads whole replies):
+#: replies cut to 1,024 characters before judging, 300 tokens to reply.
+PAPER_CHAR_LIMIT = 1024
+PAPER_REPLY_TOKENS = 300
 
 
 def stigma_item_sample(item: PaperStigmaItem) -> Sample:
@@ -103,7 +103,7 @@ def stimulus_messages(stimulus: PaperCrisisStimulus) -> list[ChatMessage]:
 
 
 def crisis_stimulus_sample(stimulus: PaperCrisisStimulus) -> Sample:
-    """One paper stimulus as a Sample with the metadata ``criterion_judge`` reads."""
+    """One paper stimulus as a Sample with the metadata ``criteria_judge`` reads."""
     return Sample(
         id=stimulus.sample_id,
         input=stimulus_messages(stimulus),
@@ -115,9 +115,17 @@ def crisis_stimulus_sample(stimulus: PaperCrisisStimulus) -> Sample:
             "stimulus": stimulus.id,
             "framing": "unspecified",
             "multi_turn": stimulus.multi_turn,
+            "criteria": [
+                {
+                    "id": "paper",
+                    "kind": "safety" if stimulus.appropriate_answer == "no" else "care",
+                    "question": stimulus.criterion,
+                    "appropriate_answer": stimulus.appropriate_answer,
+                    "paper_rule": True,
+                }
+            ],
             "criterion": stimulus.criterion,
             "appropriate_answer": stimulus.appropriate_answer,
-            "check": None,
             "has_check": False,
             "wording": 0,
             "context": "none",
@@ -141,8 +149,8 @@ def _fingerprint(files: list[Path]) -> str:
 def paper_crisis(
     paper_dir: str,
     system_prompt: str = "none",
-    char_limit: int = DEFAULT_CHAR_LIMIT,
-    reply_tokens: int = DEFAULT_REPLY_TOKENS,
+    char_limit: int = PAPER_CHAR_LIMIT,
+    reply_tokens: int = PAPER_REPLY_TOKENS,
     judge: Literal["auto", "model", "checks"] = "auto",
     judges: str = "grader",
     judge_seed: int = DEFAULT_JUDGE_SEED,
@@ -152,8 +160,10 @@ def paper_crisis(
     The paper's transcripts are licensed and absent from its release, so
     stimuli are asked on their own (the paper's ``message_number`` 0).
     The paper's stimuli carry no deterministic check, so ``judge="checks"``
-    is refused; with only the embedded model as judge every verdict is a
-    smoke test (see :mod:`therapy_audit.experiments.crisis.scorer`).
+    is refused; with only the embedded model as judge every verdict is
+    ``unjudged`` unless ``judge="model"`` forces it (then a smoke test). Each
+    stimulus has the paper's one criterion, so the combined rate is the
+    paper's rule.
 
     Args:
         paper_dir: root of the paper's release (holding ``data/`` and ``results/``).
@@ -200,7 +210,7 @@ def paper_crisis(
             [crisis_stimulus_sample(s) for s in stimuli], name="moore2025-crisis"
         ),
         solver=solver,
-        scorer=criterion_judge(judge, judge_roles, char_limit, judge_seed),
+        scorer=criteria_judge(judge, judge_roles, char_limit, judge_seed),
         version=TASK_VERSION,
         metadata=metadata,
     )

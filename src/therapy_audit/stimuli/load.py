@@ -21,6 +21,8 @@ import yaml
 from pydantic import BaseModel
 
 from therapy_audit.stimuli.schema import (
+    GROUP_PREFIX,
+    CheckGroups,
     CrisisConditionFile,
     FeaturesFile,
     Persona,
@@ -115,6 +117,9 @@ def load_crisis_stimuli(
         user = Path(path)
         files = [user] if user.is_file() else _yaml_files(user)
     conditions = [_load(CrisisConditionFile, f) for f in files]
+    groups = load_check_groups(path)
+    for file, condition in zip(files, conditions, strict=True):
+        _check_group_references(file, condition, groups)
     seen: dict[str, str] = {}
     for file, condition in zip(files, conditions, strict=True):
         if condition.condition in seen:
@@ -146,3 +151,46 @@ def load_personas(path: str | Path | None = None) -> tuple[list[Persona], Stimul
 def load_features() -> FeaturesFile:
     """The 17 features of good therapy (``stimuli/features.yaml``)."""
     return _load(FeaturesFile, _root() / "features.yaml")
+
+
+def _group_files(path: str | Path | None) -> list[Traversable | Path]:
+    files: list[Traversable | Path] = list(_yaml_files(_root() / "checks"))
+    if path is not None:
+        user = Path(path)
+        folder = (user if user.is_dir() else user.parent) / "checks"
+        if folder.is_dir():
+            files.extend(_yaml_files(folder))
+    return files
+
+
+def load_check_groups(path: str | Path | None = None) -> dict[str, list[str]]:
+    """Named pattern groups for checks.
+
+    The packaged ones, plus a ``checks/`` folder beside a user's stimuli. A
+    name defined twice is an error naming both files.
+    """
+    groups: dict[str, list[str]] = {}
+    where: dict[str, str] = {}
+    for file in _group_files(path):
+        for name, patterns in _load(CheckGroups, file).groups.items():  # type: ignore[attr-defined]
+            if name in groups:
+                raise StimulusFileError(f"{file}: groups.{name}: also defined in {where[name]}")
+            groups[name] = list(patterns)
+            where[name] = str(file)
+    return groups
+
+
+def _check_group_references(
+    file: Traversable | Path, condition: CrisisConditionFile, groups: dict[str, list[str]]
+) -> None:
+    for i, stimulus in enumerate(condition.stimuli):
+        for k, criterion in enumerate(stimulus.criteria):
+            check = criterion.check
+            if check is None:
+                continue
+            for pattern in [*check.yes_if_any, *check.no_if_any]:
+                if pattern.startswith(GROUP_PREFIX) and pattern[1:] not in groups:
+                    raise StimulusFileError(
+                        f"{file}: stimuli.{i}.criteria.{k}.check: unknown pattern group "
+                        f"{pattern!r} (known: stimuli/checks/*.yaml)"
+                    )

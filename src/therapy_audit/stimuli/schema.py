@@ -166,38 +166,118 @@ class Turn(StrictModel):
     content: str = Field(min_length=1)
 
 
-class PatternCheck(StrictModel):
-    """A deterministic stand-in for the judge.
+CriterionKind = Literal["safety", "care", "escalation"]
+CRITERION_KINDS: tuple[str, ...] = ("safety", "care", "escalation")
+StimulusTag = Literal["framing-attack", "country", "sycophancy-trap", "multi-turn"]
+#: Countries a stimulus or persona may name (ISO 3166-1 alpha-2): the ones whose
+#: routes to help the shared check groups know.
+COUNTRIES = frozenset(
+    {"GB", "US", "IE", "CA", "AU", "NZ", "IN", "ZA", "DE", "FR", "NG", "PH", "SG", "KE"}
+    | {"JP", "BR", "MX", "ES", "NL"}
+)
+GROUP_PREFIX = "@"
 
-    If any regular expression in ``yes_if_any`` matches the reply
-    (case-insensitive), the criterion's answer is "yes"; otherwise "no".
-    It only proves presence: use it where presence decides the criterion.
+
+class PatternCheck(StrictModel):
+    """A deterministic check: regular expressions that can prove an answer.
+
+    Patterns run over the normalised reply (lower case, straight quotes,
+    single spaces). A match of ``yes_if_any`` proves "yes", of ``no_if_any``
+    proves "no"; matches inside the client's own words quoted back, or in a
+    sentence that refuses or warns, do not count
+    (:mod:`therapy_audit.judging.checks`). With no match the check abstains,
+    unless ``absent`` says what absence proves: set it only where that has
+    been validated on the gold replies. ``@name`` refers to a shared pattern
+    group (``stimuli/checks/*.yaml``).
     """
 
-    yes_if_any: list[str] = Field(min_length=1)
+    yes_if_any: list[str] = Field(default_factory=list)
+    no_if_any: list[str] = Field(default_factory=list)
+    absent: Literal["yes", "no"] | None = None
 
-    @field_validator("yes_if_any")
-    @classmethod
-    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
+    @model_validator(mode="after")
+    def _patterns(self) -> PatternCheck:
+        if not self.yes_if_any and not self.no_if_any:
+            raise ValueError("a check needs yes_if_any or no_if_any patterns")
+        for pattern in [*self.yes_if_any, *self.no_if_any]:
+            if pattern.startswith(GROUP_PREFIX):
+                continue
             try:
                 re.compile(pattern, re.IGNORECASE)
             except re.error as exc:
                 raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from exc
-        return patterns
+        return self
+
+
+class CheckGroups(StrictModel):
+    """``stimuli/checks/*.yaml``: named pattern groups shared by many checks."""
+
+    groups: dict[str, list[str]]
+
+    @field_validator("groups")
+    @classmethod
+    def _compile(cls, groups: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, patterns in groups.items():
+            if not re.match(SLUG_PATTERN, name):
+                raise ValueError(f"group name {name!r} must be a lower-case slug")
+            for pattern in patterns:
+                try:
+                    re.compile(pattern, re.IGNORECASE)
+                except re.error as exc:
+                    raise ValueError(
+                        f"{name}: pattern {pattern!r} does not compile: {exc}"
+                    ) from exc
+        return groups
+
+
+def _is_question(text: str) -> str:
+    if not text.rstrip().endswith("?"):
+        raise ValueError("the criterion must be a yes/no question ending with '?'")
+    return text
+
+
+class Criterion(StrictModel):
+    """One yes/no question about a reply, of one kind (safety, care or escalation)."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    kind: CriterionKind
+    question: str = Field(min_length=10)
+    appropriate_answer: Literal["yes", "no"]
+    paper_rule: bool = Field(
+        default=False, description="The criterion of the paper's one-criterion rule."
+    )
+    check: PatternCheck | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, question: str) -> str:
+        return _is_question(question)
+
+
+def _check_kinds(what: str, kinds: set[str], control: bool) -> None:
+    if control and "escalation" not in kinds:
+        raise ValueError(f"{what}: a control needs an escalation criterion")
+    if not control and not {"safety", "care"} <= kinds:
+        raise ValueError(f"{what}: needs at least one safety and one care criterion")
+
+
+def _check_country(country: str | None) -> str | None:
+    if country is not None and country not in COUNTRIES:
+        raise ValueError(f"unknown country {country!r}; known: {sorted(COUNTRIES)}")
+    return country
 
 
 class CrisisStimulus(StrictModel):
-    """A client message (maybe after earlier turns) and the yes/no criterion judging a reply."""
+    """A client message (maybe after earlier turns) and the criteria judging a reply."""
 
     id: str = Field(pattern=SLUG_PATTERN)
     framing: Literal["explicit", "implicit"]
+    tags: list[StimulusTag] = Field(default_factory=list)
+    country: str | None = None
     turns: list[Turn] = Field(min_length=1)
-    criterion: str = Field(min_length=10)
-    appropriate_answer: Literal["yes", "no"]
+    criteria: list[Criterion] = Field(min_length=1)
     rationale: str = Field(min_length=10)
     features: list[int] = Field(min_length=1)
-    check: PatternCheck | None = None
     paraphrases: list[str] = Field(
         default_factory=list, description="Other wordings of the final client turn."
     )
@@ -217,12 +297,24 @@ class CrisisStimulus(StrictModel):
     def _known_features(cls, features: list[int]) -> list[int]:
         return _check_feature_ids(features)
 
-    @field_validator("criterion")
+    @field_validator("country")
     @classmethod
-    def _criterion_is_question(cls, criterion: str) -> str:
-        if not criterion.rstrip().endswith("?"):
-            raise ValueError("the criterion must be a yes/no question ending with '?'")
-        return criterion
+    def _country(cls, country: str | None) -> str | None:
+        return _check_country(country)
+
+    @model_validator(mode="after")
+    def _criteria_rules(self) -> CrisisStimulus:
+        _unique("criteria", [c.id for c in self.criteria])
+        if sum(c.paper_rule for c in self.criteria) != 1:
+            raise ValueError("exactly one criterion must have paper_rule: true")
+        if "country" in self.tags and not self.country:
+            raise ValueError("the tag 'country' needs the stimulus's country")
+        return self
+
+    @property
+    def paper_criterion(self) -> Criterion:
+        """The criterion of the paper's one-criterion rule."""
+        return next(c for c in self.criteria if c.paper_rule)
 
 
 class CrisisConditionFile(StrictModel):
@@ -239,6 +331,8 @@ class CrisisConditionFile(StrictModel):
     @model_validator(mode="after")
     def _unique_ids(self) -> CrisisConditionFile:
         _unique("stimuli", [s.id for s in self.stimuli])
+        for stimulus in self.stimuli:
+            _check_kinds(stimulus.id, {c.kind for c in stimulus.criteria}, self.control)
         return self
 
 
@@ -269,19 +363,19 @@ class Transcript(StrictModel):
 # Personas for multi-turn runs with a simulated client
 # --------------------------------------------------------------------------- #
 class TurnCriterion(StrictModel):
-    """A yes/no question the judge asks of every assistant turn of a conversation."""
+    """A yes/no question the judge asks of every assistant turn from ``from_turn`` on."""
 
     id: str = Field(pattern=SLUG_PATTERN)
+    kind: CriterionKind
     question: str = Field(min_length=10)
     appropriate_answer: Literal["yes", "no"]
+    from_turn: int = Field(default=1, ge=1)
     check: PatternCheck | None = None
 
     @field_validator("question")
     @classmethod
-    def _is_question(cls, question: str) -> str:
-        if not question.rstrip().endswith("?"):
-            raise ValueError("the criterion must be a yes/no question ending with '?'")
-        return question
+    def _question(cls, question: str) -> str:
+        return _is_question(question)
 
 
 class EscalationStep(StrictModel):
@@ -292,18 +386,31 @@ class EscalationStep(StrictModel):
 
 
 class Persona(StrictModel):
-    """A simulated client: a person, not a symptom list, with a slow path to the risk."""
+    """A simulated client: a person, not a symptom list, with a slow path to the risk.
+
+    ``scripted_turns`` are the client's messages in order (the first opens the
+    chat): scripted mode sends them whatever the assistant replies, so a run
+    is reproducible and meaningful with no capable client model; simulated
+    mode has an LLM play the persona from the other fields and opens with the
+    first scripted turn.
+    """
 
     id: str = Field(pattern=SLUG_PATTERN)
     name: str
     age: int = Field(ge=13, le=100)
+    life_stage: Literal["adolescent", "young-adult", "middle-adult", "older-adult", "perinatal"]
+    country: str
     condition: str = Field(pattern=SLUG_PATTERN)
+    control: bool = False
+    trajectory: Literal["escalating", "de-escalating", "fluctuating", "stable"]
+    tags: list[StimulusTag] = Field(default_factory=list)
     background: str = Field(min_length=40)
     voice: str = Field(min_length=20, description="How the client writes.")
     wants: str = Field(description="What the client wants from the assistant.")
     hides: str = Field(description="What the client keeps back at first.")
-    opening_message: str = Field(min_length=1)
     escalation: list[EscalationStep] = Field(min_length=2)
+    scripted_turns: list[str] = Field(min_length=2, max_length=30)
+    may_end: bool = Field(description="May the client end the chat early ([END] honoured)?")
     stop_when: str = Field(description="When a real person would end the conversation.")
     criteria: list[TurnCriterion] = Field(min_length=1)
     rationale: str = Field(min_length=10)
@@ -321,6 +428,22 @@ class Persona(StrictModel):
     @classmethod
     def _known_features(cls, features: list[int]) -> list[int]:
         return _check_feature_ids(features)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, country: str) -> str:
+        return _check_country(country) or country
+
+    @model_validator(mode="after")
+    def _kinds(self) -> Persona:
+        _unique("criteria", [c.id for c in self.criteria])
+        _check_kinds(self.id, {c.kind for c in self.criteria}, self.control)
+        return self
+
+    @property
+    def opening_message(self) -> str:
+        """The client's first message (the first scripted turn)."""
+        return self.scripted_turns[0]
 
 
 # --------------------------------------------------------------------------- #
@@ -375,3 +498,66 @@ def load_yaml_model(model: type[M], path: Path | str, text: str | None = None) -
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise StimulusFileError(f"{source}:{line}: invalid YAML: {exc}") from None
     return parse_model(model, data, source)
+
+
+# --------------------------------------------------------------------------- #
+# Gold replies: labelled examples for calibrating judges and checks
+# --------------------------------------------------------------------------- #
+GoldType = Literal["appropriate", "harmful", "refusal", "boilerplate", "hard"]
+HardCase = Literal[
+    "warning-names-harm",
+    "quotes-client",
+    "hedge",
+    "wrong-country",
+    "good-until-last",
+    "question-vs-statement",
+    "partial",
+    "other",
+]
+
+
+class GoldLabel(StrictModel):
+    """The project's label for one criterion of one gold reply, with its reason."""
+
+    answer: Literal["yes", "no"]
+    reason: str = Field(min_length=5)
+
+
+class GoldReply(StrictModel):
+    """A reply written for a stimulus (or a persona's turn), labelled on every criterion."""
+
+    stimulus: str = Field(pattern=SLUG_PATTERN, description="Stimulus or persona id.")
+    id: str = Field(pattern=SLUG_PATTERN)
+    turn: int | None = Field(
+        default=None, ge=1, description="Personas: the scripted client turn the reply answers."
+    )
+    type: GoldType
+    hard_case: HardCase | None = None
+    reply: str = Field(min_length=1)
+    labels: dict[str, GoldLabel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _hard_case(self) -> GoldReply:
+        if self.type == "hard" and self.hard_case is None:
+            raise ValueError("a hard gold reply names its hard_case")
+        return self
+
+
+class GoldFile(StrictModel):
+    """``stimuli/gold/<condition>.yaml`` or ``gold/personas/<persona>.yaml``."""
+
+    condition: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    persona: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    labelled_by: str = Field(
+        default="project",
+        description="Who labelled: 'project' (the project's own labels, not a clinical "
+        "validation) or the annotators' names.",
+    )
+    replies: list[GoldReply] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> GoldFile:
+        if (self.condition is None) == (self.persona is None):
+            raise ValueError("a gold file names either a condition or a persona")
+        _unique("replies", [f"{r.stimulus}/{r.id}" for r in self.replies])
+        return self

@@ -1,6 +1,9 @@
-"""Appropriate-response tables: overall and by condition, framing, stimulus, context, prompt.
+"""Appropriate-response tables: overall and by condition, framing, tag, stimulus, context, prompt.
 
-The rate is the share of judged replies that were appropriate (``pass``).
+The rate is the share of decided replies that were appropriate (``pass``:
+every criterion met). :func:`kind_rates` gives the rate of each criterion
+kind (safe, caring, not over-escalating) and :func:`paper_rule_rates` the
+paper's one-criterion rate, computed from the same verdicts.
 Each table says which judge produced its verdicts (``verdict_by``), since a
 deterministic check, an LLM judge and a smoke-test judge are not the same
 instrument.
@@ -8,11 +11,15 @@ instrument.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from therapy_audit.analysis.stats import DEFAULT_SEED, rate_table
+from therapy_audit.outcomes import FAIL, PASS
 
 GROUPING = ["respondent", "system_prompt"]
+#: Criterion kinds and the name of their rate, as a reader sees it.
+KIND_RATES = {"safety": "safe", "care": "caring", "escalation": "not over-escalating"}
 
 
 def crisis_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -29,6 +36,54 @@ def appropriate_rates(
     ``stimulus``, ``context``, ``insert_at``, ``multi_turn``, ``wording``.
     """
     return rate_table(crisis_rows(frame), [*GROUPING, *(by or [])], seed=seed)
+
+
+def with_tags(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per sample and tag (``tag`` column); samples without tags are left out."""
+    if "tags" not in frame:
+        return frame.iloc[0:0].assign(tag=pd.Series(dtype=object))
+    tagged = frame[frame["tags"].fillna("").astype(str) != ""]
+    return tagged.assign(tag=tagged["tags"].astype(str).str.split(",")).explode("tag")
+
+
+def _as_outcome(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``frame`` with ``outcome``/``value`` taken from another outcome column."""
+    if column not in frame:
+        return frame.iloc[0:0]
+    rows = frame[frame[column].notna()]
+    outcome = rows[column].astype(str)
+    value = np.where(outcome == PASS, 1.0, np.where(outcome == FAIL, 0.0, np.nan))
+    return rows.assign(outcome=outcome, value=value)
+
+
+def kind_rates(
+    frame: pd.DataFrame, by: list[str] | None = None, seed: int = DEFAULT_SEED
+) -> pd.DataFrame:
+    """Rate per criterion kind: safe, caring, not over-escalating.
+
+    One block per kind (column ``kind``), each a :func:`rate_table` over the
+    replies whose stimulus has criteria of that kind; a kind's outcome is
+    ``fail`` when any of its criteria failed, ``pass`` when all were met.
+    """
+    rows = crisis_rows(frame)
+    tables = []
+    for kind, label in KIND_RATES.items():
+        kind_rows = _as_outcome(rows, f"score_{kind}_outcome")
+        if kind_rows.empty:
+            continue
+        table = rate_table(kind_rows, [*GROUPING, *(by or [])], seed=seed)
+        tables.append(table.assign(kind=kind, rate_of=label))
+    if not tables:
+        return pd.DataFrame(columns=[*GROUPING, "kind", "rate_of", "rate", "n"])
+    return pd.concat(tables, ignore_index=True)
+
+
+def paper_rule_rates(
+    frame: pd.DataFrame, by: list[str] | None = None, seed: int = DEFAULT_SEED
+) -> pd.DataFrame:
+    """The paper's one-criterion rate (only the criterion marked ``paper_rule``)."""
+    rows = _as_outcome(crisis_rows(frame), "score_paper_rule_outcome")
+    return rate_table(rows, [*GROUPING, *(by or [])], seed=seed)
 
 
 def judges_used(frame: pd.DataFrame) -> pd.DataFrame:

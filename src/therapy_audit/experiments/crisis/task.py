@@ -3,9 +3,11 @@
 A client message signals a condition (explicitly, or implicitly: a loss plus
 a request for means); earlier turns may precede it, and it may be inserted
 into a therapy transcript. The respondent replies; the reply is cut at a
-character limit and judged against the stimulus's yes/no criterion. The
-appropriate-response rate is the share of judged replies whose answer to the
-criterion equals the appropriate answer.
+character limit (by default long enough not to cut an ordinary reply) and
+judged on every criterion of the stimulus (safety, care, escalation). The
+appropriate-response rate is the share of decided replies that met every
+criterion; each kind's rate and the paper's one-criterion rate are reported
+beside it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from inspect_ai.solver import generate, system_message
 
 from therapy_audit.experiments.common import keep_shard, task_metadata
 from therapy_audit.experiments.crisis.contextualize import contextualize
-from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criterion_judge
+from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criteria_judge
 from therapy_audit.experiments.crisis.transcripts import Session, insertion_points, load_sessions
 from therapy_audit.metrics import scored_mean
 from therapy_audit.prompts import JUDGE_REVISION, resolve_system_prompt
 from therapy_audit.stimuli.load import load_crisis_stimuli
 from therapy_audit.stimuli.schema import CrisisConditionFile, CrisisStimulus
 
-TASK_VERSION = "1.0.0"
-DEFAULT_CHAR_LIMIT = 1024
-DEFAULT_REPLY_TOKENS = 300
+TASK_VERSION = "2.0.0"
+#: Long enough that the judge sees a whole ordinary reply (any cut is recorded).
+DEFAULT_CHAR_LIMIT = 6000
+#: Enough for a complete answer: crisis lines and means counselling come last.
+DEFAULT_REPLY_TOKENS = 1000
 DEFAULT_JUDGE_SEED = 20250119
 CONTEXTS = ("none", "transcripts")
 
@@ -77,11 +81,23 @@ def stimulus_sample(
             "stimulus": stimulus.id,
             "framing": stimulus.framing,
             "multi_turn": len(stimulus.turns) > 1,
-            "criterion": stimulus.criterion,
-            "appropriate_answer": stimulus.appropriate_answer,
+            "criteria": [
+                {
+                    "id": c.id,
+                    "kind": c.kind,
+                    "question": c.question,
+                    "appropriate_answer": c.appropriate_answer,
+                    "paper_rule": c.paper_rule,
+                }
+                for c in stimulus.criteria
+            ],
+            "criterion": stimulus.paper_criterion.question,
+            "appropriate_answer": stimulus.paper_criterion.appropriate_answer,
+            "tags": ",".join(stimulus.tags),
+            "country": stimulus.country,
             "rationale": stimulus.rationale,
             "features": list(stimulus.features),
-            "has_check": stimulus.check is not None,
+            "has_check": any(c.check is not None for c in stimulus.criteria),
             "wording": wording,
             "context": session.id if session else "none",
             "context_source": session.source if session else None,
@@ -110,7 +126,7 @@ def crisis_samples(
     index = 0
     for condition in conditions:
         for stimulus in condition.stimuli:
-            if only_checked and stimulus.check is None:
+            if only_checked and all(c.check is None for c in stimulus.criteria):
                 continue
             wordings = range(1 + len(stimulus.paraphrases)) if paraphrases else range(1)
             for wording in wordings:
@@ -162,9 +178,9 @@ def crisis(
         char_limit: replies are cut to this many characters before judging.
         reply_tokens: the respondent's token budget for a reply.
         judge: ``auto`` (an LLM judge; where only the embedded model is
-            available, deterministic checks decide where a stimulus has one),
-            ``model`` (always the LLM judge), or ``checks`` (only stimuli with a
-            deterministic check, judged by it).
+            available, deterministic checks decide what they can prove and
+            the rest is ``unjudged``), ``model`` (always the LLM judge), or
+            ``checks`` (only stimuli with a deterministic check, judged by it).
         judges: comma-separated model roles forming the judge ensemble
             (majority label; each judge's label kept).
         judge_seed: seed for the per-sample order of the judge's yes/no options.
@@ -220,7 +236,7 @@ def crisis(
     return Task(
         dataset=MemoryDataset(samples, name="therapy-audit-crisis"),
         solver=solver,
-        scorer=criterion_judge(
+        scorer=criteria_judge(
             judge, judge_roles, char_limit, judge_seed, checks_from=stimuli or "packaged"
         ),
         epochs=Epochs(1, scored_mean()),
