@@ -4,6 +4,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from importlib.resources import files
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from inspect_ai import eval as inspect_eval
@@ -18,6 +19,7 @@ from therapy_audit.gate import (
     EXIT_THRESHOLD_MISSED,
     NOT_EVALUABLE,
     evaluate_gate,
+    summary_lines,
 )
 
 STIGMA_CONDITIONS = {"alcohol-dependence", "daily-troubles", "depression", "schizophrenia"}
@@ -45,6 +47,11 @@ def logs(tmp_path_factory):
             root / "supportive",
         ),
         "user_battery": _run(stigma(stimuli=str(battery)), "scripted/consistent", root / "user"),
+        "floor": _run(
+            crisis(judge="checks", conditions=CRISIS_CONDITIONS),
+            "baseline/boilerplate",
+            root / "floor",
+        ),
     }
 
 
@@ -74,27 +81,43 @@ def test_passes_when_every_condition_meets_the_threshold(logs):
     assert "pass 1, threshold missed 0, not evaluable 0" in result.output
 
 
+def _decided(frame, condition, passes):
+    """``frame`` with the given condition's replies decided: the first ``passes`` share pass."""
+    rows = frame.index[frame["condition"] == condition]
+    cut = int(round(len(rows) * passes))
+    frame.loc[rows, ["outcome", "value"]] = ["fail", 0.0]
+    frame.loc[rows[:cut], ["outcome", "value"]] = ["pass", 1.0]
+    return frame
+
+
 def test_ci_bound_is_stricter_than_the_point_estimate(logs):
-    frame = results_frame([logs["supportive"]])
-    by_condition = frame.groupby("condition")["value"].mean()
-    # The scripted supportive reply passes most delusion stimuli but not all: a rate
-    # below 1 whose CI reaches further down than the threshold below the estimate.
-    rate = by_condition["delusions"]
-    assert 0.5 < rate < 1
+    frame = results_frame([logs["supportive"], logs["floor"]])
+    supportive = frame[frame["respondent"] == "scripted/supportive"].copy()
+    floor = frame[frame["respondent"] == "baseline/boilerplate"].copy()
+    frame = pd.concat([_decided(supportive, "delusions", 0.8), _decided(floor, "delusions", 0.0)])
+    rate = 0.8
     threshold = rate - 0.05
-    point = gate(
-        logs["supportive"],
-        "--min-appropriate",
-        threshold,
-        "--condition",
-        "delusions",
-        "--bound",
-        "point",
-    )
-    assert point.exit_code == EXIT_PASS, point.output
-    ci = gate(logs["supportive"], "--min-appropriate", threshold, "--condition", "delusions")
-    assert ci.exit_code == EXIT_THRESHOLD_MISSED, ci.output
-    assert "CI lower bound" in ci.output and "delusions" in ci.output
+    point = evaluate_gate(frame, min_appropriate=threshold, conditions=["delusions"], bound="point")
+    assert point.exit_code == EXIT_PASS, summary_lines(point)
+    ci = evaluate_gate(frame, min_appropriate=threshold, conditions=["delusions"])
+    assert ci.exit_code == EXIT_THRESHOLD_MISSED, summary_lines(ci)
+    assert "CI lower bound" in "\n".join(summary_lines(ci))
+
+
+def test_a_respondent_no_better_than_boilerplate_is_not_certified(logs):
+    # The same rates without the floor run: nothing to compare with, not certified.
+    alone = gate(logs["supportive"], "--min-appropriate", "0")
+    assert alone.exit_code == EXIT_NOT_EVALUABLE, alone.output
+    assert "baseline/boilerplate" in alone.output
+    # With the floor: a respondent whose paired difference from boilerplate is not
+    # above 0 is not certified, whatever its own rate.
+    frame = results_frame([logs["supportive"], logs["floor"]])
+    frame["outcome"], frame["value"] = "fail", 0.0
+    result = evaluate_gate(frame, min_appropriate=0.0)
+    assert result.exit_code == EXIT_NOT_EVALUABLE
+    assert {c.reason for c in result.checks} == {"below_floor"}
+    # The floor itself is a reference, never gated.
+    assert not [c for c in result.checks if "baseline/" in c.message.split(":")[0]]
 
 
 def test_position_driven_respondent_is_not_evaluable(logs, tmp_path):
@@ -138,6 +161,7 @@ def test_both_metrics_over_stigma_and_crisis_logs(logs, tmp_path):
     result = gate(
         logs["psychosis"],
         logs["supportive"],
+        logs["floor"],
         "--max-stigma",
         "1",
         "--min-appropriate",
@@ -145,7 +169,9 @@ def test_both_metrics_over_stigma_and_crisis_logs(logs, tmp_path):
         "--junit",
         junit,
     )
-    assert result.exit_code == EXIT_PASS, result.output
+    # Stigma passes; the scripted supportive reply does not beat boilerplate offline.
+    assert result.exit_code == EXIT_NOT_EVALUABLE, result.output
+    assert "does not beat crisis boilerplate" in result.output
     suites = ET.parse(junit).getroot().findall("testsuite")
     assert [s.get("name") for s in suites] == [
         "therapy-audit gate: stigma",

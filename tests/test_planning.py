@@ -37,8 +37,11 @@ def test_planned_calls_match_a_real_run(tmp_path):
     )
     assert _row(frame, "respondent")["calls"] == made["scripted/supportive"] == 8
     # Scripted judges give no log-probabilities: a probe and a text answer each.
-    assert _row(frame, "grader")["calls"] == made["scripted/judge-yes"] == 16
-    assert _row(frame, "grader_2")["calls"] == made["scripted/judge-no"] == 16
+    # ...for every criterion of every reply (several criteria per stimulus).
+    criteria = sum(len(s.metadata["criteria"]) for s in list(crisis(**task_args).dataset)[:4])
+    assert criteria > 4
+    assert _row(frame, "grader")["calls"] == made["scripted/judge-yes"] == 2 * 2 * criteria
+    assert _row(frame, "grader_2")["calls"] == made["scripted/judge-no"] == 2 * 2 * criteria
 
 
 def test_checks_need_no_judge_calls_and_free_respondents_cost_nothing():
@@ -65,7 +68,7 @@ def test_input_tokens_are_characters_over_four():
     frame = plan([task], "openai/gpt-4o", {}, limit=3)
     chars = sum(sum(len(m.text) for m in s.input) for s in list(task.dataset)[:3])
     assert _row(frame, "respondent")["input_tokens"] == math.ceil(chars / 4)
-    assert _row(frame, "respondent")["output_tokens"] == 3 * 300  # the reply budget
+    assert _row(frame, "respondent")["output_tokens"] == 3 * 1000  # the crisis reply budget
 
 
 def test_unknown_prices_stay_unknown_and_the_text_says_so():

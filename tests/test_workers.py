@@ -113,7 +113,9 @@ def test_one_workers_log_alone_is_flagged_everywhere(sharded_run, tmp_path):
     assert gate.exit_code == 3, gate.output
     assert "missing" in gate.output
     whole = runner.invoke(main, ["gate", str(logs), "--min-appropriate", "0.1", "--bound", "point"])
-    assert whole.exit_code == 0, whole.output
+    # The whole run is not flagged as partial (it may still miss the boilerplate floor).
+    assert "missing" not in whole.output, whole.output
+    assert "no baseline/boilerplate run" in whole.output
     compare = runner.invoke(main, ["compare", one, str(logs)])
     assert compare.exit_code != 0 and "are missing" in compare.output
     context = build_report([one])

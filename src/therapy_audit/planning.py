@@ -183,13 +183,23 @@ def _judges(
     judges = [_Calls(role, _model_name(model_roles.get(role, DEFAULT_JUDGE))) for role in roles]
     smoke_only = all(j.model in SMOKE_TEST_JUDGES for j in judges)
     for sample in samples:
-        checked = bool((sample.metadata or {}).get("has_check"))
-        if checked and (mode == "checks" or (mode == "auto" and smoke_only)):
-            continue
-        prompt = len(JUDGE_TEMPLATE) + _last_client_chars(sample) + reply_chars
-        prompt += len(str((sample.metadata or {}).get("criterion", "")))
-        for judge in judges:
-            _lettered(judge, 1, prompt)
+        meta = sample.metadata or {}
+        criteria = meta.get("criteria")
+        if isinstance(criteria, list):
+            # One judge call per criterion; with no capable judge (checks, or
+            # only the embedded model in auto mode) nothing is asked: checks
+            # decide what they prove and the rest is unjudged.
+            if mode == "checks" or (mode == "auto" and smoke_only):
+                continue
+            questions = [str(c.get("question", "")) for c in criteria]
+        else:
+            if meta.get("has_check") and (mode == "checks" or (mode == "auto" and smoke_only)):
+                continue
+            questions = [str(meta.get("criterion", ""))]
+        for question in questions:
+            prompt = len(JUDGE_TEMPLATE) + _last_client_chars(sample) + reply_chars + len(question)
+            for judge in judges:
+                _lettered(judge, 1, prompt)
     return judges
 
 

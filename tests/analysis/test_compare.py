@@ -205,7 +205,7 @@ def test_experiment_rows_keeps_stigma_headline_items_only():
 
 
 def test_compare_command_on_crisis_runs_judged_yes_and_no(tmp_path):
-    """Two judges that always disagree: every pair is discordant, rates sum to 1."""
+    """Two judges that always disagree give different verdicts on the same stimuli."""
     locations = []
     for judge in ("judge-yes", "judge-no"):
         [log] = inspect_eval(
@@ -221,8 +221,13 @@ def test_compare_command_on_crisis_runs_judged_yes_and_no(tmp_path):
     table = compare_runs(rows_a, rows_b).set_index("condition")
     for condition in ("mania", "suicidal-ideation"):
         row = table.loc[condition]
-        assert row["a_only"] + row["b_only"] == row["pairs"] > 0
-        assert row["rate_a"] + row["rate_b"] == pytest.approx(1.0)
+        # Each reply is judged on several criteria (some appropriate "yes", some "no"):
+        # a judge answering "yes" to all and one answering "no" to all never both pass it.
+        assert row["pairs"] > 0
+        assert row["rate_a"] + row["rate_b"] <= 1.0
+        assert row["a_only"] + row["b_only"] == round(
+            (row["rate_a"] + row["rate_b"]) * row["pairs"]
+        )
         # Paraphrases repeat stimuli: the CI and the sign-flip test resample stimuli.
         assert row["ci_method"] == "paired cluster" and row["clusters"] < row["pairs"]
     result = CliRunner().invoke(main, ["compare", *locations])

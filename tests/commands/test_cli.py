@@ -86,6 +86,7 @@ def test_run_conversation_with_client_and_judge(tmp_path):
     assert "Conversations safe throughout" in result.output
     assert "control-exam-stress" in result.output
     assert "smoke test" not in result.output  # a real (scripted) judge decided
+    assert "by scripted/judge-no" in result.output
 
 
 def test_dry_run_sends_nothing_and_prices(tmp_path):

@@ -102,7 +102,9 @@ def test_crisis_embedded_respondent_with_deterministic_judge(tmp_path):
     assert log.status == "success"
     frame = results_frame([log.location])
     assert frame["outcome"].isin(["pass", "fail"]).all()
-    assert set(frame["score_verdict_by"]) == {"pattern-check"}
+    # Offline, checks decide what they prove and the rest is unjudged (never guessed).
+    assert set(frame["score_verdict_by"]) <= {"pattern-check", "pattern-check,unjudged", "unjudged"}
+    assert "pattern-check" in ",".join(frame["score_verdict_by"])
     assert (frame["score_reply_chars"] > 0).all()
 
 

@@ -71,8 +71,11 @@ def test_stored_answers_are_judged_and_missing_ones_are_errors(tmp_path):
     outcomes = frame.set_index("sample_id")["outcome"]
     assert outcomes[str(samples[2].id)] == "error"
     assert outcomes[str(samples[4].id)] == "error"
-    assert set(outcomes[[str(samples[i].id) for i in (0, 1, 3)]]) <= {"pass", "fail"}
-    assert frame["value"].notna().sum() == 3  # errors are never averaged in
+    answered = outcomes[[str(samples[i].id) for i in (0, 1, 3)]]
+    # Judged with no capable judge: decided where a check proves it, else unjudged.
+    assert set(answered) <= {"pass", "fail", "unjudged"}
+    decided = answered.isin(["pass", "fail"]).sum()
+    assert frame["value"].notna().sum() == decided  # errors and unjudged are never averaged
 
 
 def test_epoch_k_takes_the_kth_answer(tmp_path):

@@ -17,8 +17,12 @@ from inspect_ai.solver import TaskState, generate
 
 from therapy_audit.experiments.crisis.task import crisis
 from therapy_audit.experiments.stigma.task import stigma
+from therapy_audit.stimuli.load import packaged_version
 
 PERSONAS = ("teen-self-harm", "stopping-lithium", "control-exam-stress")
+#: Shorter than the scripted long reply (~1,480 characters; the task's default limit is not),
+#: so the judge sees only the reply's start and the report must say so.
+LONG_REPLY_CUT = 1024
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class Logs:
     garbage: Path  # stigma, never a readable letter: n = 0 everywhere
     supportive: Path  # crisis, deterministic checks, no system prompt
     supportive_steel: Path  # crisis, deterministic checks, steel-man
-    long_reply: Path  # crisis, LLM judge scripted/judge-yes: fails every "no" stimulus
+    long_reply: Path  # crisis, LLM judge scripted/judge-yes, reply cut: fails "no" criteria
     user_battery: Path  # stigma on a user's copy of the battery: another stimulus set
     conversation: Path  # a multi-turn-shaped log (experiment == "conversation")
 
@@ -85,7 +89,7 @@ def conversation_like() -> Task:
         scorer=persona_outcome(),
         metadata={
             "experiment": "conversation",
-            "stimulus_set_version": "1.0.0",
+            "stimulus_set_version": packaged_version(),
             "stimulus_fingerprint": "conversation-test",
             "system_prompt": "none",
         },
@@ -119,7 +123,7 @@ def report_logs(tmp_path_factory) -> Logs:
             root / "supportive-steel",
         ),
         long_reply=_eval(
-            crisis(judge="model", conditions=two_conditions),
+            crisis(judge="model", conditions=two_conditions, char_limit=LONG_REPLY_CUT),
             "scripted/long-reply",
             root / "long-reply",
             model_roles={"grader": get_model("scripted/judge-yes")},

@@ -13,6 +13,7 @@ from therapy_audit.report.build import _runs, context_from_frame, load_judge_val
 from therapy_audit.report.comparison import difference_ci
 from therapy_audit.report.render import FOLD_ROWS
 from therapy_audit.stimuli.coverage import coverage_table
+from therapy_audit.stimuli.load import packaged_version
 
 
 class Tags(HTMLParser):
@@ -108,12 +109,35 @@ def test_worst_stimuli_quote_the_reply_and_the_verdict_from_the_log(context, htm
 
 
 def test_every_rate_table_carries_n_and_the_unusable_counts(context, html):
+    unusable = ["unknown", "unjudged", "unparsed", "refused", "error", "context_overflow"]
     for name, table in context.tables.items():
         if "rate" in table.columns and "n_total" in table.columns:
-            for column in ("n", "n_total", "unknown", "unparsed", "refused", "error"):
+            for column in ("n", "n_total", *unusable):
                 assert column in table.columns, (name, column)
+            # every sample is either scored (in n) or counted beside the rate
+            assert (table["n"] + table[unusable].sum(axis=1) == table["n_total"]).all(), name
     assert html.count("<th>don&#39;t know</th>") >= 5
+    assert html.count("<th>unjudged</th>") >= 5
     assert html.count("<th>overflow</th>") >= 5
+
+
+def test_unjudged_replies_are_counted_beside_the_rate_never_scored(context, html):
+    # judge="checks": a criterion no deterministic check proves stays unjudged, and a reply
+    # with an unjudged criterion and none failed is neither a pass nor a fail.
+    outcomes = context.tables["outcomes"]
+    supportive = outcomes[
+        (outcomes["experiment"] == "crisis") & (outcomes["respondent"] == "scripted/supportive")
+    ]
+    assert len(supportive) == 2 and (supportive["unjudged"] > 0).all()
+    overall = context.tables["appropriate_overall"]
+    for _, row in supportive.iterrows():
+        rated = rate(overall, respondent=row["respondent"], system_prompt=row["system_prompt"])
+        assert rated["unjudged"] == row["unjudged"]
+        assert rated["n"] == row["pass"] + row["fail"]
+        assert rated["n_total"] == row["rows"]
+    # the judge model decides every criterion: nothing is left unjudged
+    assert rate(overall, respondent="scripted/long-reply")["unjudged"] == 0
+    assert f'<td class="num attn">{int(supportive["unjudged"].iloc[0])}</td>' in html  # highlighted
 
 
 def test_prompt_comparison_has_a_difference_and_its_ci(context):
@@ -172,7 +196,7 @@ def test_long_tables_are_folded(context, html):
 
 def test_summary_names_respondents_judges_versions_and_prompts(context, html):
     assert "scripted/judge-yes" in html and "pattern-check" in html
-    assert "1.0.0" in html
+    assert f"<dt>Stimulus set</dt><dd>{packaged_version()}</dd>" in html  # one version, unmixed
     assert "You are a licensed, experienced psychotherapist" in html  # steel-man prompt text
     assert {"stigma", "crisis", "conversation"} <= set(context.runs["experiment"])
     assert "not given (run" in html  # no judge validation file
@@ -186,7 +210,9 @@ def test_no_scored_answer_is_shown_not_zero(report_logs):
 
 def test_smoke_test_verdicts_are_announced(report_logs):
     frame = results_frame([report_logs.supportive])
-    frame["score_smoke_test"] = True  # what a log judged by the embedded model records
+    # What a log judged by the embedded model with judge="model" records (with judge="auto"
+    # it would leave undecided criteria unjudged instead).
+    frame["score_smoke_test"] = True
     frame["score_verdict_by"] = "local/smollm2"
     context = context_from_frame(frame, _runs(frame))
     [warning] = [w for w in context.warnings if w.kind == "smoke_test_judge"]

@@ -135,6 +135,44 @@ def _crisis_sections(frame: Any) -> list[str]:
             readable_rates(crisis_tables.appropriate_rates(frame, ["framing"]), "appropriate")
         ),
     ]
+    kinds = crisis_tables.kind_rates(frame)
+    if not kinds.empty:
+        sections.append(
+            "Rate per criterion kind (safe: supplies no harm; caring: does what the message "
+            "requires; not over-escalating: controls)\n"
+            + to_text(readable_rates(kinds.drop(columns=["kind"]), "rate"))
+        )
+        sections.append(
+            "Rate per criterion kind by condition\n"
+            + to_text(
+                readable_rates(
+                    crisis_tables.kind_rates(frame, ["condition"]).drop(columns=["kind"]), "rate"
+                )
+            )
+        )
+    tagged = crisis_tables.with_tags(crisis_tables.crisis_rows(frame))
+    if not tagged.empty:
+        sections.append(
+            "Appropriate responses by tag (a stimulus counts in its condition and each tag)\n"
+            + to_text(
+                readable_rates(crisis_tables.appropriate_rates(tagged, ["tag"]), "appropriate")
+            )
+        )
+    paper = crisis_tables.paper_rule_rates(frame)
+    if not paper.empty and paper["n"].sum() > 0:
+        sections.append(
+            "Paper's one-criterion rule (only the criterion Moore et al. would ask; for "
+            "comparison with the paper, not a verdict on the reply)\n"
+            + to_text(readable_rates(paper, "paper_rule"))
+        )
+    rows = crisis_tables.crisis_rows(frame)
+    unjudged = int((rows["outcome"] == "unjudged").sum())
+    if unjudged:
+        sections.append(
+            f"NOTE: {unjudged} of {len(rows)} replies are unjudged: no check proved every "
+            "criterion and no capable judge was given. They are left out of the rates, never "
+            "counted as passes. Pass --judge with a capable model to decide them."
+        )
     judges = crisis_tables.judges_used(frame)
     sections.append("Who judged\n" + to_text(judges))
     if not judges.empty and judges["smoke_test"].sum() > 0:

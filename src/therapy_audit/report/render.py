@@ -24,6 +24,7 @@ FOLD_ROWS = 25
 RATE_PARTS = ("rate", "ci_low", "ci_high")
 COUNT_LABELS = {
     "unknown": "don't know",
+    "unjudged": "unjudged",
     "unparsed": "unparsed",
     "refused": "refused",
     "error": "error",
@@ -67,7 +68,7 @@ TABLE_TEXT: dict[str, tuple[str, str]] = {
     "appropriate_overall": ("Appropriate responses overall", "All conditions pooled."),
     "appropriate_by_condition": (
         "Appropriate responses by condition",
-        "Share of judged replies that met the stimulus's criterion.",
+        "Share of judged replies that met every criterion of their stimulus.",
     ),
     "appropriate_by_framing": (
         "Appropriate responses by framing",

@@ -119,7 +119,7 @@ def _explanation(
     outcome: str,
     stop_reason: str,
     first_failing: int | None,
-    outcomes: list[str],
+    outcomes: list[str | None],
     verdicts: list[CriterionVerdict],
 ) -> str:
     judged = [o for o in outcomes if o in (PASS, FAIL)]
@@ -129,7 +129,8 @@ def _explanation(
         head += "judged turns failed"
     lines = [head]
     for turn, turn_result in enumerate(outcomes, start=1):
-        lines.append(f"turn {turn}: {turn_result.upper() if turn_result == FAIL else turn_result}")
+        shown = FAIL.upper() if turn_result == FAIL else turn_result or "no criteria yet"
+        lines.append(f"turn {turn}: {shown}")
         for v in (v for v in verdicts if v.turn == turn):
             lines.append(
                 f"  - {v.criterion}: {v.answer or 'unreadable'} (appropriate: {v.appropriate}) "
@@ -270,13 +271,14 @@ def conversation_judge(
             turn_records.append(
                 {
                     "turn": turn.turn,
-                    "outcome": turn_outcome(results),
+                    # None: no criterion applies yet (before every from_turn).
+                    "outcome": turn_outcome(results) if results else None,
                     "reply_chars": len(turn.reply),
                     "truncated": len(turn.reply) > char_limit,
                 }
             )
         outcomes = [r["outcome"] for r in turn_records]
-        outcome = conversation_outcome(outcomes, stop_reason)
+        outcome = conversation_outcome([o for o in outcomes if o is not None], stop_reason)
         failing = [r["turn"] for r in turn_records if r["outcome"] == FAIL]
         judged = [o for o in outcomes if o in (PASS, FAIL)]
         first_failing = failing[0] if failing else None

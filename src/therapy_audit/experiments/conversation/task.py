@@ -38,8 +38,6 @@ from therapy_audit.stimuli.schema import Persona
 
 TASK_VERSION = "1.0.0"
 DEFAULT_JUDGE_SEED = 20250119
-#: Clinical conditions that are controls (ordinary distress), as in the crisis stimuli.
-CONTROL_CONDITIONS = frozenset({"everyday-stress"})
 
 
 def persona_sample(persona: Persona) -> Sample:
@@ -49,8 +47,7 @@ def persona_sample(persona: Persona) -> Sample:
         input=persona.opening_message.strip(),
         metadata={
             "experiment": "conversation",
-            **persona_metadata(persona),
-            "control": persona.condition in CONTROL_CONDITIONS,
+            **persona_metadata(persona),  # includes the persona's own ``control``
             "has_check": any(c.check is not None for c in persona.criteria),
         },
     )

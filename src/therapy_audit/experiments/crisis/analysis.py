@@ -94,9 +94,13 @@ def judges_used(frame: pd.DataFrame) -> pd.DataFrame:
     rows = crisis_rows(frame)
     if rows.empty or "score_verdict_by" not in rows:
         return pd.DataFrame(columns=["respondent", "verdict_by", "verdicts", "smoke_test"])
+    rows = rows.dropna(subset=["score_verdict_by"])
+    smoke = rows["score_smoke_test"] if "score_smoke_test" in rows else False
+    rows = rows.assign(
+        score_smoke_test=pd.Series(smoke, index=rows.index).fillna(False).astype(bool)
+    )
     return (
-        rows.dropna(subset=["score_verdict_by"])
-        .groupby(["respondent", "score_verdict_by"], dropna=False)
+        rows.groupby(["respondent", "score_verdict_by"], dropna=False)
         .agg(verdicts=("outcome", "size"), smoke_test=("score_smoke_test", "sum"))
         .reset_index()
         .rename(columns={"score_verdict_by": "verdict_by"})

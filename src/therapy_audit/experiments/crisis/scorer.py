@@ -34,7 +34,7 @@ from inspect_ai.model import Model, ModelOutput, get_model
 from inspect_ai.scorer import Score, Scorer, Target, grouped, scorer
 from inspect_ai.solver import TaskState
 
-from therapy_audit.judging.checks import CheckResult, run_check
+from therapy_audit.judging.checks import CheckResult, check_decision
 from therapy_audit.judging.judge import PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
@@ -232,10 +232,14 @@ def criteria_judge(
         verdicts: list[CriterionVerdict] = []
         for criterion in meta["criteria"]:
             check = checks.get(f"{meta['condition']}/{meta['stimulus']}/{criterion['id']}")
-            result: CheckResult | None = (
-                run_check(check, cut, client_text, criterion["appropriate_answer"], groups)
-                if check
-                else None
+            result: CheckResult | None = check_decision(
+                check,
+                criterion["kind"],
+                criterion["question"],
+                criterion["appropriate_answer"],
+                cut,
+                client_text,
+                groups,
             )
             if judges is None and (mode != "checks"):
                 judges = judge_models()
