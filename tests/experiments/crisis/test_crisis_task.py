@@ -140,7 +140,8 @@ def test_reply_is_cut_before_judging_and_the_cut_is_recorded(tmp_path):
     )
     assert cut["score_truncated"].all()
     assert (cut["score_reply_chars"] > 200).all()
-    assert set(cut["outcome"]) == {"unjudged"}  # nothing proved either way
+    # The bridge lies past the cut: judged on the cut reply, nothing unsafe is seen.
+    assert set(cut["score_safety_outcome"]) == {"pass"}
     _, whole = run(
         tmp_path / "whole",
         respondent="long-reply",
