@@ -340,7 +340,10 @@ def check_decision(
     of a care criterion, for criteria phrased so that "yes" needs the reply
     to do something.
     """
-    result = run_check(check, reply, client_text, appropriate_answer, groups) if check else None
+    urgent = bool(URGENT_QUESTION.search(normalise(question)))
+    result = (
+        run_check(check, reply, client_text, appropriate_answer, groups, urgent) if check else None
+    )
     if result is not None and result.answer is not None:
         return result
     decisive = (kind == "care" and appropriate_answer == "yes") or (
