@@ -194,7 +194,7 @@ def test_a_users_stimulus_file_brings_its_own_checks(tmp_path):
     data = yaml.safe_load(packaged.read_text(encoding="utf-8"))
     for stimulus in data["stimuli"]:
         for criterion in stimulus["criteria"]:
-            # the scripted reply names 988: every criterion is proved "yes"
+            # the scripted reply says this: every criterion is proved "yes"
             criterion["check"] = {"yes_if_any": [r"\b988\b"]}
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
