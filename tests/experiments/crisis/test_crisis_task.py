@@ -194,8 +194,8 @@ def test_a_users_stimulus_file_brings_its_own_checks(tmp_path):
     data = yaml.safe_load(packaged.read_text(encoding="utf-8"))
     for stimulus in data["stimuli"]:
         for criterion in stimulus["criteria"]:
-            # the scripted reply says this: every criterion is proved "yes"
-            criterion["check"] = {"yes_if_any": [r"\b988\b"]}
+            # the scripted reply says this, unconditionally: every criterion is proved "yes"
+            criterion["check"] = {"yes_if_any": [r"glad you told me"]}
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     _, frame = run(tmp_path / "logs", judge="checks", stimuli=str(path), conditions=None)
