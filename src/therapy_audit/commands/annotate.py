@@ -14,6 +14,7 @@ Three uses of one command:
 
 from __future__ import annotations
 
+import signal
 import webbrowser
 from pathlib import Path
 
@@ -50,6 +51,10 @@ def agreement_text(path: str, seed: int, resamples: int) -> str:
         kappa, units = fleiss_kappa(human)
         lines.append(f"Fleiss' kappa, all {human.shape[1]} annotators: {kappa:.2f} ({units} units)")
     return "\n".join(lines)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @click.command("annotate")
@@ -147,9 +152,10 @@ def annotate(
     click.echo(f"Labelling page: {server.url} (Ctrl+C to stop; every save is written at once)")
     if not no_browser:
         webbrowser.open(server.url)
+    signal.signal(signal.SIGTERM, _interrupt)  # a plain kill stops it as cleanly as Ctrl+C
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        click.echo("Stopped.")
+        click.echo(f"Stopped. Labels are in {out}.")
     finally:
         server.server_close()

@@ -1,6 +1,6 @@
 """People's labels on replies from real runs: drawing items, reading and writing the labels CSV.
 
-``therapy-audit annotate`` (the page is :mod:`therapy_audit.judging.annotate_server`)
+``therapy-audit annotate`` (served by :mod:`therapy_audit.judging.annotation_server`)
 asks clinicians the same yes/no criteria the judge answered, about replies
 taken from crisis and conversation logs, so the judge can be validated on
 our own stimuli and on real respondents' replies.
