@@ -20,11 +20,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sklearn.metrics import cohen_kappa_score
 
 from annotation_logs import crisis_log
 from chromium_cdp import CHROMIUM, Page
 from cli_subprocess import CLI
+from therapy_audit.commands.main import main
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
@@ -76,9 +78,26 @@ class Annotate:
 
 
 def run_cli(*args: str) -> str:
-    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    """A short command, in process (the server above is the part that needs a real process)."""
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def started():
+    """Starts ``annotate`` processes; any still running when the test ends are stopped."""
+    processes: list[Annotate] = []
+
+    def start(*args) -> Annotate:
+        processes.append(Annotate(*args))
+        return processes[-1]
+
+    yield start
+    for annotate in processes:
+        if annotate.process.poll() is None:
+            annotate.process.kill()
+            annotate.process.wait()
 
 
 PROGRESS = "document.getElementById('progress').textContent"
@@ -205,11 +224,11 @@ def csv_labels(path: Path, annotator: str) -> dict[str, dict[str, str]]:
     return found
 
 
-def test_label_stop_resume_join_and_validate(tmp_path):
+def test_label_stop_resume_join_and_validate(tmp_path, started):
     logs = crisis_log(tmp_path / "logs")
     out = tmp_path / "labels.csv"
 
-    alice = Annotate(logs, out, "alice")
+    alice = started(logs, out, "alice")
     first, errors = asyncio.run(first_session(alice.url, tmp_path / "profile"))
     printed = alice.stop()
     assert "5 item(s) drawn (seed 11, stratified by condition: delusions 2/" in printed
@@ -219,7 +238,7 @@ def test_label_stop_resume_join_and_validate(tmp_path):
         notes = {r["note"] for r in csv.DictReader(handle)}
     assert notes == {"", "hedged reply, hard to call"}
 
-    again = Annotate(logs, out, "alice")
+    again = started(logs, out, "alice")
     assert "alice: 2 of 5 saved" in "".join(again.lines)
     assert "resuming at item 3" in "".join(again.lines)
     rest, errors = asyncio.run(resumed_session(again.url, tmp_path / "profile", saved=2))
@@ -228,7 +247,7 @@ def test_label_stop_resume_join_and_validate(tmp_path):
     alice_labels = {**first, **rest}
     assert csv_labels(out, "alice") == alice_labels and len(alice_labels) == ITEMS
 
-    bob = Annotate(logs, out, "bob")
+    bob = started(logs, out, "bob")
     bob_labels, errors = asyncio.run(second_annotator(bob.url, tmp_path / "profile-bob"))
     bob.stop()
     assert not errors, errors

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
+import urllib.parse
 from collections import Counter
 
 import pytest
 
 from annotation_logs import conversation_log, crisis_log
 from therapy_audit.judging import annotation as lib
-from therapy_audit.judging.annotation_server import Session
+from therapy_audit.judging.annotation_server import AnnotationServer, Session
 from therapy_audit.judging.validation import read_labels
 
 
@@ -134,3 +137,55 @@ def test_conversation_turns_are_items_with_the_criteria_in_force(tmp_path):
 def test_no_reply_to_label_is_a_clear_error(tmp_path):
     with pytest.raises(lib.AnnotationError, match="no Inspect log"):
         lib.candidate_items([tmp_path])
+
+
+@pytest.fixture
+def server(candidates, tmp_path):
+    session = Session(lib.draw_items(candidates, 2, seed=5), tmp_path / "labels.csv", "alice")
+    running = AnnotationServer(session)
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield running
+    running.shutdown()
+    running.server_close()
+
+
+def _request(server, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection(*server.server_address, timeout=30)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def test_server_serves_the_page_and_refuses_foreign_hosts_and_forms(server):
+    status, page = _request(server, "GET", "/")
+    assert status == 200 and b"Label replies" in page
+    assert b"http" not in page.replace(b"http-equiv", b"")  # nothing fetched from elsewhere
+    status, body = _request(server, "GET", "/api/state")
+    assert status == 200 and json.loads(body)["total"] == 2
+    status, _ = _request(server, "GET", "/api/state", headers={"Host": "evil.example:80"})
+    assert status == 403
+    item = server.session.items[0]
+    form = urllib.parse.urlencode({"item": item.item}).encode()
+    status, _ = _request(
+        server,
+        "POST",
+        "/api/label",
+        body=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 415
+    status, body = _request(
+        server,
+        "POST",
+        "/api/label",
+        body=json.dumps({"item": item.item, "labels": {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 400 and b"label every criterion" in body
+    assert not server.session.out.exists()
+
+
+def test_a_judge_cannot_be_an_annotator(candidates, tmp_path):
+    with pytest.raises(lib.AnnotationError, match="a person's name"):
+        Session(candidates[:1], tmp_path / "labels.csv", "judge:gpt")
