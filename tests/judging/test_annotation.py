@@ -189,3 +189,30 @@ def test_server_serves_the_page_and_refuses_foreign_hosts_and_forms(server):
 def test_a_judge_cannot_be_an_annotator(candidates, tmp_path):
     with pytest.raises(lib.AnnotationError, match="a person's name"):
         Session(candidates[:1], tmp_path / "labels.csv", "judge:gpt")
+
+
+def test_inter_rater_per_pair_per_kind_and_fleiss(candidates, tmp_path):
+    out = tmp_path / "labels.csv"
+    drawn = lib.draw_items(candidates, 4, seed=9)
+    typed: dict[str, list[str]] = {}
+    for name, pattern in (("ann", "yn"), ("ben", "yy"), ("cat", "yn")):
+        session = Session(drawn, out, name)
+        for item in drawn:
+            labels = {
+                c.id: "yes" if pattern[k % 2] == "y" else "no" for k, c in enumerate(item.criteria)
+            }
+            session.label({"item": item.item, "labels": labels})
+            typed.setdefault(name, []).extend(labels.values())
+    result = lib.inter_rater(out, resamples=200)
+    units = sum(len(i.criteria) for i in drawn)
+    assert result.units == units and result.labelled == {"ann": units, "ben": units, "cat": units}
+    pairs = result.pairs.set_index(["rater_a", "rater_b"])
+    assert pairs.loc[("ann", "cat"), "kappa"] == 1.0
+    share_yes = typed["ann"].count("yes") / units
+    assert pairs.loc[("ann", "ben"), "agreement"] == pytest.approx(share_yes)
+    assert pairs.loc[("ann", "ben"), "kappa"] == 0.0  # ben always says yes
+    kinds = {c.kind for i in drawn for c in i.criteria}
+    assert set(result.by_kind["kind"]) == kinds and len(result.by_kind) == 3 * len(kinds)
+    assert result.by_kind.groupby(["rater_a", "rater_b"])["n"].sum().eq(units).all()
+    kappa, rated = result.fleiss
+    assert rated == units and 0 < kappa < 1

@@ -23,33 +23,44 @@ import click
 from therapy_audit.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 
+def _number(value: float) -> str:
+    return "—" if value != value else f"{value:.2f}"  # NaN: undefined
+
+
 def agreement_text(path: str, seed: int, resamples: int) -> str:
     """Inter-rater agreement of the people in a labels file, for the terminal.
 
     Units are item x criterion (the ``id`` column); ``judge:`` rows are left out.
     """
-    from therapy_audit.analysis.agreement import fleiss_kappa, pairwise_kappas
-    from therapy_audit.judging.validation import read_labels
+    from therapy_audit.judging.annotation import inter_rater
 
-    labels = read_labels(path, "simple")
-    human = labels.human
-    counts = human.notna().sum()
+    result = inter_rater(path, seed, resamples)
     lines = [
-        f"labels: {path}; {len(human)} item x criterion unit(s); annotators: "
-        + ", ".join(f"{name} ({int(n)})" for name, n in counts.items())
+        f"labels: {path}; {result.units} item x criterion unit(s); annotators: "
+        + ", ".join(f"{name} ({n})" for name, n in result.labelled.items())
     ]
-    if human.shape[1] < 2:
+    if len(result.labelled) < 2:
         lines.append("one annotator: no inter-rater agreement to report")
         return "\n".join(lines)
     lines.append("Cohen's kappa, each pair (units both labelled):")
-    for row in pairwise_kappas(human, seed=seed, resamples=resamples).itertuples():
+    for row in result.pairs.itertuples():
         lines.append(
-            f"  {row.rater_a} / {row.rater_b}: n={row.n}, agreement={row.agreement:.2f}, "
-            f"kappa={row.kappa:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]"
+            f"  {row.rater_a} / {row.rater_b}: n={row.n}, agreement={_number(row.agreement)}, "
+            f"kappa={_number(row.kappa)} [{_number(row.ci_low)}, {_number(row.ci_high)}]"
         )
-    if human.shape[1] > 2:
-        kappa, units = fleiss_kappa(human)
-        lines.append(f"Fleiss' kappa, all {human.shape[1]} annotators: {kappa:.2f} ({units} units)")
+    if len(result.by_kind):
+        lines.append("by criterion kind (no CI):")
+        for row in result.by_kind.itertuples():
+            lines.append(
+                f"  {row.kind}: {row.rater_a} / {row.rater_b}: n={row.n}, "
+                f"agreement={_number(row.agreement)}, kappa={_number(row.kappa)}"
+            )
+    kappa, units = result.fleiss
+    if len(result.labelled) > 2:
+        lines.append(
+            f"Fleiss' kappa, all {len(result.labelled)} annotators: {_number(kappa)} "
+            f"({units} units labelled by all)"
+        )
     return "\n".join(lines)
 
 

@@ -37,18 +37,24 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import math
 import os
 import random
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from inspect_ai.log import EvalLog, EvalSample, read_eval_log
 
+from therapy_audit.analysis.agreement import cohen_kappa, fleiss_kappa, pairwise_kappas
 from therapy_audit.analysis.frame import current_logs, log_paths
+from therapy_audit.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 from therapy_audit.experiments.conversation.client import conversation_turns
+from therapy_audit.judging.validation import read_labels
 
 DEFAULT_ITEMS = 50
 DEFAULT_DRAW_SEED = 20261201
@@ -529,4 +535,66 @@ def draw_summary(record: dict) -> str:
     return (
         f"{record['items_drawn']} item(s) drawn (seed {record['seed']}, stratified by "
         f"condition: {', '.join(parts)})"
+    )
+
+
+# --------------------------------------------------------------------------- inter-rater agreement
+@dataclass
+class InterRater:
+    """The annotators' agreement in a labels file (units: item x criterion, judges left out).
+
+    ``pairs``: every pair of annotators over the units both labelled (rater_a,
+    rater_b, n, agreement, kappa, ci_low, ci_high, resamples_used).
+    ``by_kind``: the same per criterion kind, without CI (kind, rater_a,
+    rater_b, n, agreement, kappa); empty when the file has no ``kind`` column.
+    ``fleiss``: Fleiss' kappa and the units every annotator labelled (NaN, 0
+    with fewer than three annotators, where Cohen's kappa says it all).
+    """
+
+    labelled: dict[str, int]
+    units: int
+    pairs: pd.DataFrame
+    by_kind: pd.DataFrame
+    fleiss: tuple[float, int]
+
+
+def inter_rater(
+    path: str | Path, seed: int = DEFAULT_SEED, resamples: int = DEFAULT_RESAMPLES
+) -> InterRater:
+    """Cohen's kappa per pair (bootstrap CI), per kind, and Fleiss' kappa of a ``simple`` file.
+
+    Raises:
+        LabelFileError: the file is not in the ``simple`` format.
+    """
+    labels = read_labels(path, "simple")
+    human = labels.human
+    kinds = pd.read_csv(path, dtype=str, keep_default_na=False)
+    kind_of = (
+        kinds.drop_duplicates("id").set_index("id")["kind"]
+        if "kind" in kinds.columns
+        else pd.Series(dtype=object)
+    )
+    records = []
+    for kind in sorted(k for k in kind_of.unique() if k):
+        ids = [i for i in human.index if kind_of.get(i) == kind]
+        for a, b in combinations(human.columns, 2):
+            both = human.loc[ids, [a, b]].dropna()
+            records.append(
+                {
+                    "kind": kind,
+                    "rater_a": a,
+                    "rater_b": b,
+                    "n": len(both),
+                    "agreement": float((both[a] == both[b]).mean()) if len(both) else math.nan,
+                    "kappa": cohen_kappa(both[a], both[b]),
+                }
+            )
+    return InterRater(
+        labelled={str(k): int(v) for k, v in human.notna().sum().items()},
+        units=len(human),
+        pairs=pairwise_kappas(human, seed=seed, resamples=resamples),
+        by_kind=pd.DataFrame.from_records(
+            records, columns=["kind", "rater_a", "rater_b", "n", "agreement", "kappa"]
+        ),
+        fleiss=fleiss_kappa(human) if human.shape[1] > 2 else (math.nan, 0),
     )
