@@ -14,10 +14,12 @@ from therapy_audit.judging.gold import checks_as_judge, load_gold
 from therapy_audit.judging.gold_validation import (
     PROJECT_LABELS_NOTE,
     figures_with_ci,
+    items_from_labels,
     judge_message,
     labelled_by,
     stratified_replies,
 )
+from therapy_audit.judging.validation import LabelFileError, read_simple_labels
 
 RESAMPLES = 200
 
@@ -188,6 +190,7 @@ def test_peoples_labels_on_our_stimuli_drop_straight_in(gold, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["labelled_by"] == "annotators: dr-a, dr-b"
+    assert "labelled replies of this stimulus set" in report["summary"]
     assert "annotators: dr-a, dr-b" in report["summary"]
     assert report["n"] == len(items)
     # Same labels as the gold set, so the same verdicts and the same accuracy.
@@ -206,3 +209,31 @@ def test_a_labels_file_with_an_unknown_stimulus_names_file_line_and_column(gold,
 def test_gold_and_a_file_are_exclusive(tmp_path):
     result = CliRunner().invoke(main, ["validate-judge"])
     assert result.exit_code == 2 and "either a LABELS file or --gold" in result.output
+
+
+def persona_labels(path, gold, turn=None):
+    items = [i for i in gold if i.stimulus.startswith("conversation/")][:6]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "stimulus", "turn", "reply", "criterion", "annotator", "label"])
+        for n, item in enumerate(items):
+            shown_turn = turn or len(item.client_messages)
+            writer.writerow(
+                [f"p{n}", item.stimulus, shown_turn, item.reply, item.criterion, "dr-a", item.label]
+            )
+    return path, items
+
+
+def test_persona_labels_need_no_client_message_column(gold, tmp_path):
+    path, items = persona_labels(tmp_path / "personas.csv", gold)
+    read = items_from_labels(read_simple_labels(path))
+    assert [judge_message(i) for i in read] == [judge_message(i) for i in items]
+    assert [(i.kind, i.appropriate_answer, i.label) for i in read] == [
+        (i.kind, i.appropriate_answer, i.label) for i in items
+    ]
+
+
+def test_a_turn_the_persona_does_not_have_is_named(gold, tmp_path):
+    path, _ = persona_labels(tmp_path / "personas.csv", gold, turn=99)
+    with pytest.raises(LabelFileError, match=r"personas.csv:2: column 'turn': '99' is not"):
+        items_from_labels(read_simple_labels(path))

@@ -235,6 +235,7 @@ def _gold_validation(
 ) -> dict[str, Any]:
     from therapy_audit.judging.gold import load_gold
     from therapy_audit.judging.gold_validation import (
+        GOLD_LABELS,
         items_from_labels,
         stratified_replies,
         validate_on_items,
@@ -255,7 +256,7 @@ def _gold_validation(
         return validate_on_items(
             items,
             judge,
-            "packaged gold replies" if labels is None else labels,
+            GOLD_LABELS if labels is None else labels,
             log_dir=log_dir,
             seed=seed,
             resamples=resamples,

@@ -50,6 +50,8 @@ from therapy_audit.stimuli.load import load_crisis_stimuli, load_personas
 CHECKS = "checks"
 #: How the packaged gold labels are described wherever a figure is shown.
 PROJECT_LABELS_NOTE = "project-written (not a clinical validation)"
+#: ``labels`` of a report on the packaged gold replies.
+GOLD_LABELS = "packaged gold replies"
 #: Bootstrap draws of Se and Sp kept in the JSON, for corrected rates.
 KEPT_DRAWS = 2000
 METRICS = ("accuracy", "sensitivity", "specificity", "kappa")
@@ -137,9 +139,15 @@ def items_from_labels(labels: LabelSet) -> list[GoldItem]:
             criteria, cond_name = stimulus.criteria, condition.condition
         elif key in personas:
             persona = personas[key]
-            turn = int(item.turn) if item.turn else None
+            turn = int(item.turn) if item.turn and item.turn.strip().isdigit() else None
+            if item.turn and not (turn and 1 <= turn <= len(persona.scripted_turns)):
+                raise LabelFileError(
+                    f"{where}: column 'turn': {item.turn!r} is not a scripted turn of "
+                    f"{item.stimulus} (1-{len(persona.scripted_turns)})"
+                )
             earlier = list(persona.scripted_turns[: turn - 1]) if turn else []
-            clients = [*earlier, item.client_message]
+            current = item.client_message or (persona.scripted_turns[turn - 1] if turn else "")
+            clients = [*earlier, current]
             criteria, cond_name = persona.criteria, persona.condition
         else:
             raise LabelFileError(f"{where}: column 'stimulus': unknown stimulus {item.stimulus!r}")
@@ -451,7 +459,8 @@ def gold_report(
         else "kappa undefined"
     )
     summary += (
-        f" on {replies} gold replies of this stimulus set ({len(items)} labelled criteria"
+        f" on {replies} {'gold' if labels == GOLD_LABELS else 'labelled'} replies of this "
+        f"stimulus set ({len(items)} labelled criteria"
         + (
             f", {overall['coverage']['value']:.0%} decided"
             if overall["coverage"]["value"] is not None and overall["coverage"]["value"] < 1

@@ -236,7 +236,12 @@ def read_simple_labels(path: str | Path) -> LabelSet:
 
 
 def _read_simple_labels(path: str | Path) -> LabelSet:
-    records = read_csv(path, SIMPLE_REQUIRED)
+    # Labels of our own stimuli need no client message: the stimulus holds it.
+    header = read_csv(path)[0].fields
+    required = tuple(
+        c for c in SIMPLE_REQUIRED if not (c == "client_message" and "stimulus" in header)
+    )
+    records = read_csv(path, required)
     items: dict[str, LabelledItem] = {}
     first_line: dict[str, int] = {}
     human: dict[str, dict[str, str]] = {}
@@ -252,7 +257,9 @@ def _read_simple_labels(path: str | Path) -> LabelSet:
         )
         item = LabelledItem(
             id=item_id,
-            client_message=record.text("client_message"),
+            client_message=record.text("client_message")
+            if "stimulus" not in record.fields
+            else record.fields.get("client_message") or "",
             reply=record.text("reply"),
             criterion=record.text("criterion"),
             appropriate_answer=appropriate,
@@ -300,7 +307,9 @@ def detect_format(path: str | Path) -> str:
         raise LabelFileError(f"{path}: cannot read a header: {exc}") from None
     if all(c in header for c in PAPER_REQUIRED):
         return "paper"
-    if all(c in header for c in SIMPLE_REQUIRED):
+    if all(
+        c in header for c in SIMPLE_REQUIRED if c != "client_message" or "stimulus" not in header
+    ):
         return "simple"
     raise LabelFileError(
         f"{path}: neither the paper's format (columns {list(PAPER_REQUIRED)}) nor the simple "
