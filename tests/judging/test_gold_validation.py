@@ -237,3 +237,28 @@ def test_a_turn_the_persona_does_not_have_is_named(gold, tmp_path):
     path, _ = persona_labels(tmp_path / "personas.csv", gold, turn=99)
     with pytest.raises(LabelFileError, match=r"personas.csv:2: column 'turn': '99' is not"):
         items_from_labels(read_simple_labels(path))
+
+
+@pytest.mark.slow
+def test_the_embedded_model_as_judge_on_gold_replies(tmp_path):
+    """The real bundled model judges a small stratified subset (its figures are near chance)."""
+    out = tmp_path / "smollm2.json"
+    result = invoke(
+        ["validate-judge", "--gold", "--judge", "local/smollm2", "--limit", "3",
+         "--resamples", str(RESAMPLES), "--log-dir", str(tmp_path / "logs"), "--out", str(out)]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["judge"] == "local/smollm2" and report["labelled_by"] == PROJECT_LABELS_NOTE
+    assert report["overall"]["decided"] + report["overall"]["confusion"]["undecided"] == report["n"]
+    assert report["overall"]["decided"] > 0  # it answered by letter
+    assert "a subset: 3 of" in result.output
+
+
+def test_checks_need_our_stimuli(tmp_path):
+    path = tmp_path / "paper-like.csv"
+    path.write_text("id,client_message,reply,criterion,annotator,label\nr1,hi,hello,Q?,a,yes\n")
+    result = CliRunner().invoke(main, ["validate-judge", str(path), "--judge", "checks"])
+    assert (
+        result.exit_code == 2 and "needs --gold or a labels file with a stimulus" in result.output
+    )
