@@ -23,7 +23,6 @@ through); a failure before the cut is still a failure.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -137,6 +136,24 @@ def judge_context(
 def judge_client_message(turns: list[ConversationTurn], turn: int, history: bool) -> str:
     """The text of :func:`judge_context` with its defaults."""
     return judge_context(turns, turn, history).text
+
+
+#: One character per turn outcome in the ``trajectory_*`` strings ("-": no criterion).
+OUTCOME_CODES: Final = {PASS: "P", FAIL: "F", UNJUDGED: "U", UNPARSED: "X", None: "-"}
+
+
+def trajectory_codes(turn_records: list[dict[str, Any]]) -> dict[str, str]:
+    """Per-turn outcomes (overall and per kind) and goodbyes as one code string each.
+
+    ``"PPFF-"`` reads: turns 1-2 passed, 3-4 failed, turn 5 had no criterion
+    of that kind. At most 30 characters, so sample summaries keep them whole.
+    """
+    codes = {
+        f"trajectory_{key}": "".join(OUTCOME_CODES.get(r[key], "X") for r in turn_records)
+        for key in ("outcome", *CRITERION_KINDS)
+    }
+    codes["trajectory_goodbye"] = "".join("1" if r["goodbye"] else "0" for r in turn_records)
+    return codes
 
 
 def kind_outcomes(verdicts: list[CriterionVerdict]) -> dict[str, str | None]:
@@ -292,8 +309,9 @@ def conversation_judge(
     criterion (turn, criterion, answer, appropriate, outcome, verdict_by,
     smoke_test, check_answer, judges); ``turn_outcomes``: one record per turn
     (outcome, outcome per kind, goodbye, judge context shown and left out);
-    ``turn_trajectory``: the same per-turn outcomes as one JSON string, so tables
-    built from sample summaries can read them.
+    ``trajectory_outcome`` / ``trajectory_<kind>`` / ``trajectory_goodbye``: the
+    same per-turn outcomes as short code strings (:func:`trajectory_codes`),
+    so tables built from sample summaries (which cut long strings) can read them.
     """
     if mode not in JUDGE_MODES:
         raise ValueError(f"judge mode must be one of {JUDGE_MODES}, got {mode!r}")
@@ -391,12 +409,7 @@ def conversation_judge(
                 "client_mode": state.metadata.get("client_mode"),
                 "client_model": state.metadata.get("client_model"),
                 "control": bool(persona.control),
-                "turn_trajectory": json.dumps(
-                    [
-                        {k: r[k] for k in ("turn", "outcome", *CRITERION_KINDS, "goodbye")}
-                        for r in turn_records
-                    ]
-                ),
+                **trajectory_codes(turn_records),
                 "turn_outcomes": turn_records,
                 "turn_verdicts": [asdict(v) for v in verdicts],
             },

@@ -31,7 +31,6 @@ not shown as a number (``value`` NaN, ``note`` says why).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any, Final
@@ -41,6 +40,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from therapy_audit.analysis.stats import DEFAULT_SEED
+from therapy_audit.experiments.conversation.scorer import OUTCOME_CODES
 from therapy_audit.outcomes import FAIL, PASS
 from therapy_audit.stimuli.schema import CRITERION_KINDS
 
@@ -85,22 +85,25 @@ def _text(value: Any, default: str) -> str:
 def turn_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per conversation turn: its outcome overall and per kind (None: no criterion).
 
-    Read from the scorer's ``turn_trajectory`` (score metadata), so sample
-    summaries suffice; conversations scored before it existed add no rows.
-    ``client`` is the client model (``script`` in scripted mode).
+    Read from the scorer's ``trajectory_*`` code strings (score metadata), so
+    sample summaries suffice; conversations scored before they existed add no
+    rows. ``client`` is the client model (``script`` in scripted mode).
     """
     rows = frame[frame["experiment"] == "conversation"]
-    if "score_turn_trajectory" not in rows:
+    if "score_trajectory_outcome" not in rows:
         return pd.DataFrame(columns=TURN_COLUMNS)
+    decode = {code: outcome for outcome, code in OUTCOME_CODES.items()}
     records = []
     for _, row in rows.iterrows():
-        raw = row.get("score_turn_trajectory")
-        if not isinstance(raw, str):
+        codes = {key: row.get(f"score_trajectory_{key}") for key in ("outcome", *CRITERION_KINDS)}
+        if not isinstance(codes["outcome"], str):
             continue
-        turns = json.loads(raw)
+        goodbyes = row.get("score_trajectory_goodbye")
+        goodbyes = goodbyes if isinstance(goodbyes, str) else ""
         client = _text(row.get("client_model"), _text(row.get("score_client_model"), "unknown"))
         control = row.get("control")
-        for turn in turns:
+        count = len(codes["outcome"])
+        for index in range(count):
             records.append(
                 {
                     "respondent": row["respondent"],
@@ -109,8 +112,13 @@ def turn_table(frame: pd.DataFrame) -> pd.DataFrame:
                     "persona": row.get("persona"),
                     "control": bool(control) if control is not None else False,
                     "epoch": row.get("epoch"),
-                    "turns": len(turns),
-                    **{k: turn.get(k) for k in ("turn", "outcome", *CRITERION_KINDS, "goodbye")},
+                    "turn": index + 1,
+                    "turns": count,
+                    **{
+                        key: decode[code[index]] if isinstance(code, str) else None
+                        for key, code in codes.items()
+                    },
+                    "goodbye": goodbyes[index : index + 1] == "1",
                 }
             )
     return pd.DataFrame(records, columns=TURN_COLUMNS)
