@@ -19,6 +19,8 @@ from therapy_audit.experiments.conversation.scorer import judge_context
 from therapy_audit.experiments.conversation.task import conversation
 from therapy_audit.outcomes import FAIL, PASS
 from therapy_audit.planning import plan
+from therapy_audit.report.build import build_report
+from therapy_audit.report.render import render
 
 CRITERIA = """\
 criteria:
@@ -327,6 +329,11 @@ def test_turn_failure_figure_draws_one_line_per_respondent(tmp_path):
     assert len(axes.lines) == 2
     safe = next(line for line in axes.lines if "supportive" in line.get_label())
     assert list(safe.get_ydata()) == [0.0] * 6
+    # The report draws it beside the trajectory table.
+    context = build_report([tmp_path / "logs"])
+    assert context.figures["conversation_by_turn"].startswith("data:image/png;base64,")
+    html = render(context)
+    assert "Trajectory metrics" in html and "drift" in html
 
 
 # --------------------------------------------------------------------------- #
