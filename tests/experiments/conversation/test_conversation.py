@@ -377,7 +377,7 @@ def test_rerun_with_cache_replays_without_model_calls(tmp_path, monkeypatch):
     assert second_calls == {"respondent": 0, "client": 0, "grader": 0}
     assert [m.text for m in first.messages] == [m.text for m in second.messages]
     model_events = [e for e in second.events if e.event == "model"]
-    assert len(model_events) == 3 + 2 + 12 and {e.cache for e in model_events} == {"read"}
+    assert len(model_events) == 3 + 2 + 6 and {e.cache for e in model_events} == {"read"}
     assert score_of(first).explanation == score_of(second).explanation
 
 
