@@ -24,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import report
+from _common import cpu_seconds, report
 from harness_overhead import start_server
 
 HERE = Path(__file__).resolve().parent
@@ -39,8 +39,10 @@ def served(port: int) -> int:
         return int(json.load(response)["requests"])
 
 
-def run_cli(port: int, workers: str, connections: int, paper_dir: Path, extra: list[str]) -> float:
-    """One ``therapy-audit run`` in a fresh process; returns its wall seconds."""
+def run_cli(
+    port: int, workers: str, connections: int, paper_dir: Path, extra: list[str]
+) -> tuple[float, float]:
+    """One ``therapy-audit run`` in a fresh process: its wall and CPU seconds (workers included)."""
     env = {
         **os.environ,
         "BENCH_BASE_URL": f"http://127.0.0.1:{port}/v1",
@@ -66,12 +68,13 @@ def run_cli(port: int, workers: str, connections: int, paper_dir: Path, extra: l
             log_dir,
             *extra,
         ]
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), cpu_seconds(children=True)
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
+        cpu = cpu_seconds(children=True) - cpu0
     if done.returncode != 0:
         raise RuntimeError(f"run failed ({done.returncode}): {done.stderr[-2000:]}")
-    return wall
+    return wall, cpu
 
 
 def main() -> None:
@@ -91,11 +94,13 @@ def main() -> None:
         for workers in args.workers:
             for repeat in range(args.repeats):
                 before = served(port)
-                wall = run_cli(port, workers, args.connections, args.paper_dir, args.extra)
+                wall, cpu = run_cli(port, workers, args.connections, args.paper_dir, args.extra)
                 calls = served(port) - before
                 name = f"paper_stigma_workers_{workers}_run_{repeat + 1}"
                 report(f"{name}_wall", wall, "s")
                 report(f"{name}_calls", calls, "calls", 0)
+                report(f"{name}_harness_cpu", cpu, "s")
+                report(f"{name}_harness_cpu_per_prompt", 1000 * cpu / PROMPTS, "ms")
                 report(f"{name}_vs_ideal", wall / ideal, "x")
                 report(f"{name}_vs_paper_harness", wall / PAPER_HARNESS_S, "x")
     finally:
