@@ -97,8 +97,21 @@ class _Engine:
 
         self.server = xllamacpp.Server(server_params(key))
         self.slots = threading.BoundedSemaphore(key.slots)
+        self.one_token = threading.Lock()
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One chat completion; one-token requests are taken one at a time.
+
+        A one-token answer (a stigma item, a judge's verdict read by
+        log-probability) costs only prompt evaluation, which batching does not
+        speed up. In order, each lands on the slot that already holds its
+        vignette, so only the question is evaluated; several at once would
+        spread one vignette's questions across slots and evaluate its prefix
+        in each.
+        """
+        if request.get("max_tokens") == 1:
+            with self.one_token, self.slots:
+                return self.server.handle_chat_completions(request)
         with self.slots:
             return self.server.handle_chat_completions(request)
 
