@@ -3,13 +3,13 @@
 Why in-process: the default audit must run offline on a laptop with nothing
 but pip. ``xllamacpp`` ships prebuilt llama.cpp wheels and exposes the
 server's chat-completions handler directly, which applies the GGUF's chat
-template and returns top log-probabilities. The server has ``n_parallel``
-slots, decoded together (continuous batching): on a CPU one batched step
-for several sequences costs little more than a step for one, so several
-replies are generated for not much more than the price of one
-(``benchmarks/slots_local.py``). Each slot keeps its evaluated prompt, and
-llama.cpp gives a request the slot whose prompt it shares most, so
-questions about the same vignette still pay only for the question.
+template and returns top log-probabilities. The server can have several
+slots decoded together (continuous batching, ``-M slots=N``); on this
+project's 2-core machine that was slower than one slot for the bundled
+model (``benchmarks/slots_local.py``), so one slot is the default. Each
+slot keeps its evaluated prompt, and llama.cpp gives a request the slot
+whose prompt it shares most, so questions about the same vignette pay only
+for the question.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL, resolve_model_file
 
 DEFAULT_N_CTX = 4096
-#: Sequences decoded together; chosen from benchmarks/slots_local.py (crisis, 2 cores).
-DEFAULT_SLOTS = 4
+#: Sequences decoded together. Chosen from benchmarks/slots_local.py (crisis,
+#: 300-token replies, 2 cores, one llama.cpp thread): on a nearly idle machine
+#: one slot generated 63 tokens/s, four 38.6 and eight 46.9, so one it is.
+DEFAULT_SLOTS = 1
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_SEED = 0
 
