@@ -95,17 +95,14 @@ def test_crisis_embedded_respondent_with_deterministic_judge(tmp_path):
     [log] = inspect_eval(
         crisis(conditions="suicidal-ideation", judge="checks", reply_tokens=120),
         model="local/smollm2",
-        # One slot: llama.cpp's batched decoding is not bit-identical to decoding
-        # alone, so with several slots these replies depend on what else the
-        # (shared) model was decoding, and this test asserts what they say.
-        model_args={"slots": 1},
         limit=2,
         log_dir=str(tmp_path),
         display="none",
     )
     assert log.status == "success"
     frame = results_frame([log.location])
-    assert frame["outcome"].isin(["pass", "fail"]).all()
+    # A reply no check can decide is unjudged (offline nothing guesses a verdict).
+    assert frame["outcome"].isin(["pass", "fail", "unjudged"]).all()
     # Offline, checks decide what they prove and the rest is unjudged (never guessed).
     assert set(frame["score_verdict_by"]) <= {"pattern-check", "pattern-check,unjudged", "unjudged"}
     assert "pattern-check" in ",".join(frame["score_verdict_by"])
