@@ -36,12 +36,12 @@ def test_planned_calls_match_a_real_run(tmp_path):
         event.model for sample in log.samples for event in sample.events if event.event == "model"
     )
     assert _row(frame, "respondent")["calls"] == made["scripted/supportive"] == 8
-    # Scripted judges give no log-probabilities: a probe and a text answer each.
-    # ...for every criterion of every reply (several criteria per stimulus).
+    # Scripted judges give no log-probabilities: still one call per verdict,
+    # for every criterion of every reply (several criteria per stimulus).
     criteria = sum(len(s.metadata["criteria"]) for s in list(crisis(**task_args).dataset)[:4])
     assert criteria > 4
-    assert _row(frame, "grader")["calls"] == made["scripted/judge-yes"] == 2 * 2 * criteria
-    assert _row(frame, "grader_2")["calls"] == made["scripted/judge-no"] == 2 * 2 * criteria
+    assert _row(frame, "grader")["calls"] == made["scripted/judge-yes"] == 2 * criteria
+    assert _row(frame, "grader_2")["calls"] == made["scripted/judge-no"] == 2 * criteria
 
 
 def test_checks_need_no_judge_calls_and_free_respondents_cost_nothing():
@@ -51,12 +51,16 @@ def test_checks_need_no_judge_calls_and_free_respondents_cost_nothing():
     assert _row(frame, "respondent")["cost_usd"] == 0.0
 
 
-def test_logprob_providers_answer_letters_in_one_call():
+def test_every_provider_answers_letters_in_one_call():
     items = len(stigma().dataset)
     openai = plan([stigma()], "openai/gpt-4o", {}, prices={"openai/gpt-4o": (2.5, 10.0)})
     claude = plan([stigma()], "anthropic/claude-sonnet-4-0", {})
     assert _row(openai, "respondent")["calls"] == items
-    assert _row(claude, "respondent")["calls"] == 2 * items
+    assert _row(claude, "respondent")["calls"] == items
+    # Without sure log-probabilities the one call has a short text budget.
+    assert _row(claude, "respondent")["output_tokens"] == 64 * items
+    text = plan([stigma(answer_mode="text")], "openai/gpt-4o", {})
+    assert _row(text, "respondent")["output_tokens"] == 64 * items
     row = _row(openai, "respondent")
     assert row["output_tokens"] == items  # one-token probes
     assert row["cost_usd"] == pytest.approx((row["input_tokens"] * 2.5 + items * 10.0) / 1e6)

@@ -23,7 +23,16 @@ from cli_subprocess import CLI, checked_crisis_run, server_env
 from fault_server import FaultServer
 from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
 from therapy_audit.commands.main import main
-from therapy_audit.execution import RunResult, WorkerFailure, in_worker_processes, worker_context
+from therapy_audit.execution import (
+    RunRequest,
+    RunResult,
+    WorkerFailure,
+    auto_workers,
+    build_tasks,
+    in_worker_processes,
+    run_samples,
+    worker_context,
+)
 from therapy_audit.experiments.common import keep_shard, parse_shard, shard_limit
 from therapy_audit.experiments.crisis.task import crisis
 from therapy_audit.report.build import build_report
@@ -173,3 +182,17 @@ def test_workers_are_spawned_while_threads_run_and_failures_keep_other_logs():
         stop.set()
     assert [r.location.split("@")[0] for r in failure.value.results] == ["kept"]
     assert "worker 2 of 2: RuntimeError: lost could not start" in str(failure.value)
+
+
+def test_auto_workers_follow_cores_and_run_size():
+    assert auto_workers("openai-api/vllm/m", 1008, cores=2) == 2
+    assert auto_workers("openai-api/vllm/m", 1008, cores=8) == 2
+    assert auto_workers("openai/gpt-4o", 200, cores=8) == 1
+    assert auto_workers("local/smollm2", 5000, cores=8) == 1
+
+
+def test_run_samples_counts_limit_and_epochs():
+    request = RunRequest(experiment="stigma", model="openai/gpt-4o", limit=10, epochs=3)
+    assert run_samples(request) == 30
+    whole = RunRequest(experiment="stigma", model="openai/gpt-4o", task_args={"variants": "full"})
+    assert run_samples(whole) == len(build_tasks("stigma", {"variants": "full"}, [])[0].dataset)

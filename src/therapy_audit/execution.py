@@ -18,6 +18,7 @@ import importlib
 import math
 import multiprocessing
 import multiprocessing.context
+import os
 import sys
 import threading
 import uuid
@@ -63,7 +64,10 @@ STIGMA_ARGS = {
     "answer_mode",
     "quick_cell",
     "stimuli",
+    "paper_dir",
 }
+#: ``run stigma -T paper_dir=PATH`` runs the paper's own 1,008 prompts (``paper_stigma``).
+PAPER_STIGMA_ARGS = {"paper_dir", "system_prompt", "answer_mode"}
 CRISIS_ARGS = {
     "system_prompt",
     "context",
@@ -130,7 +134,12 @@ def build_tasks(
     chosen = EXPERIMENTS if experiment == "all" else (experiment,)
     tasks = []
     for name in chosen:
-        if name == "stigma":
+        if name == "stigma" and "paper_dir" in task_args:
+            from therapy_audit.replication.tasks import paper_stigma
+
+            args = {k: v for k, v in task_args.items() if k in PAPER_STIGMA_ARGS}
+            tasks.append(paper_stigma(**args, shard=shard))
+        elif name == "stigma":
             args = {k: v for k, v in task_args.items() if k in STIGMA_ARGS}
             tasks.append(stigma(**args, shard=shard))
         elif name == "crisis":
@@ -166,12 +175,30 @@ def judge_roles_for(judges: tuple[str, ...]) -> list[str]:
     return list(JUDGE_ROLES[: len(judges)])
 
 
-def judge_model_roles(judges: tuple[str, ...]) -> dict[str, Any]:
-    """Bind each ``--judge`` to its grader role, with our provider defaults."""
-    from inspect_ai.model import get_model
+#: Providers whose Inspect model API sends requests through a batch API when
+#: ``batch`` is set (about half the price, results within hours).
+BATCH_PROVIDERS = frozenset({"openai", "anthropic", "google", "grok", "together"})
 
+
+def batch_settings(batch: bool | int, attempt_timeout: int | None) -> dict[str, Any]:
+    """Eval settings for ``run --batch`` (``batch``: True or a batch size).
+
+    A batch is answered within hours, not seconds: the per-attempt timeout
+    is the batch's own (none from us) unless one is given explicitly, so a
+    request waiting in a batch is never abandoned after 180 s and resent.
+    """
+    if not batch:
+        return {"attempt_timeout": attempt_timeout or DEFAULT_ATTEMPT_TIMEOUT}
+    return {"batch": batch, "attempt_timeout": attempt_timeout}
+
+
+def judge_model_roles(judges: tuple[str, ...], batch: bool | int | None = None) -> dict[str, Any]:
+    """Bind each ``--judge`` to its grader role, with our provider defaults (and ``batch``)."""
+    from inspect_ai.model import GenerateConfig, get_model
+
+    config = GenerateConfig(batch=batch) if batch else GenerateConfig()
     return {
-        role: get_model(judge, **model_args_for(judge, {}))
+        role: get_model(judge, config=config, **model_args_for(judge, {}))
         for role, judge in zip(judge_roles_for(judges), judges, strict=True)
     }
 
@@ -213,7 +240,7 @@ class RunResult:
 
 def model_roles_for(request: RunRequest) -> dict[str, Any]:
     """Judge roles (``grader``, ``grader_2``, ...); clients are bound per task: ``with_clients``."""
-    return judge_model_roles(request.judges)
+    return judge_model_roles(request.judges, request.eval_settings.get("batch"))
 
 
 def with_clients(tasks: list[Any]) -> list[Any]:
@@ -269,6 +296,41 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
             **settings,
         )
     return [RunResult(str(log.location), str(log.status)) for log in logs]
+
+
+#: Samples per worker below which another process costs more than it saves
+#: (a worker's start-up against ~14 ms of harness CPU per sample).
+SAMPLES_PER_WORKER = 500
+#: Providers that gain nothing from workers: the embedded model (one copy per
+#: process on the same cores) and respondents that make no call.
+NO_WORKER_PROVIDERS = frozenset({"local", "responses", "scripted", "mockllm", "baseline"})
+
+
+def auto_workers(model: str, samples: int, cores: int | None = None) -> int:
+    """``--workers auto``: one process per ``SAMPLES_PER_WORKER`` samples, at most one per core.
+
+    One process for the embedded model and for respondents that make no
+    call; for an API, as many processes as the run has 500-sample shares,
+    up to the cores (``benchmarks/harness_overhead.py``: the event loop's
+    CPU is the limit of a fast API with many connections).
+    """
+    if model.split("/", 1)[0] in NO_WORKER_PROVIDERS:
+        return 1
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, samples // SAMPLES_PER_WORKER))
+
+
+def run_samples(request: RunRequest) -> int:
+    """How many samples a run asks (every task, within ``--limit``, times its epochs)."""
+    tasks = build_tasks(request.experiment, request.task_args, judge_roles_for(request.judges))
+    total = 0
+    for task in tasks:
+        size = len(task.dataset)
+        if request.limit is not None:
+            size = min(size, request.limit)
+        epochs = request.epochs or getattr(getattr(task, "epochs", None), "epochs", None) or 1
+        total += size * epochs
+    return total
 
 
 def worker_requests(request: RunRequest, workers: int) -> list[RunRequest]:

@@ -8,13 +8,18 @@ tokens and, where a price is known, their cost. Estimates, by design:
 - input tokens = characters of every message sent / 4 (a rough average for
   English; real tokenizers differ by model);
 - output tokens = the reply budget each call is given (an upper bound);
-- the stigma task's ``auto`` mode asks for log-probabilities first and falls
-  back to a text answer when a provider returns none, so respondents and
-  judges without log-probabilities (see :data:`LOGPROB_PROVIDERS`) make two
-  calls per question;
+- a lettered answer (stigma item, judge verdict) is one call whatever the
+  provider: it asks for log-probabilities and text at once, with a one-token
+  budget from providers known to return log-probabilities
+  (:data:`therapy_audit.answering.solver.ONE_TOKEN_PROVIDERS`) and a text
+  budget from the others;
 - judge calls are skipped for stimuli a deterministic check decides
   (``judge=checks``, or ``auto`` with only the embedded model as judge);
-- Inspect's response cache makes repeated calls free; the plan ignores it.
+- Inspect's response cache makes repeated calls free; the plan ignores it;
+- under ``run --batch``, calls to providers with a batch API
+  (:data:`therapy_audit.execution.BATCH_PROVIDERS`) cost
+  :data:`BATCH_DISCOUNT` of the listed price (OpenAI's and Anthropic's
+  batch APIs charge half).
 
 Prices come from ``prices`` (``{"openai/gpt-4o": (2.5, 10.0)}``, US$ per
 million input and output tokens), else from Inspect's model database
@@ -32,7 +37,8 @@ from typing import Any
 
 import pandas as pd
 
-from therapy_audit.answering.solver import DEFAULT_TEXT_ANSWER_TOKENS
+from therapy_audit.answering.solver import lettered_answer_tokens
+from therapy_audit.execution import BATCH_PROVIDERS
 from therapy_audit.judging.judge import SMOKE_TEST_JUDGES
 from therapy_audit.prompts import CONTEXTUALIZE_TEMPLATE, JUDGE_TEMPLATE, SYSTEM_PROMPTS
 
@@ -40,10 +46,6 @@ CHARS_PER_TOKEN = 4
 DEFAULT_REPLY_TOKENS = 300
 DEFAULT_CHAR_LIMIT = 1024
 CONTEXTUALIZER_TOKENS = 60
-#: Providers whose chat API returns log-probabilities (one call per lettered answer).
-LOGPROB_PROVIDERS = frozenset(
-    {"local", "openai", "openai-api", "together", "vllm", "hf", "llama-cpp-python"}
-)
 #: Respondents that make no model call at all (answers read from a file).
 FREE_PROVIDERS = frozenset({"responses", "scripted", "mockllm", "baseline"})
 PLAN_COLUMNS = [
@@ -59,6 +61,8 @@ PLAN_COLUMNS = [
     "price_source",
 ]
 DEFAULT_JUDGE = "local/smollm2"
+#: Share of the listed price a batch API charges (OpenAI and Anthropic: half).
+BATCH_DISCOUNT = 0.5
 DEFAULT_HELPER = "local/smollm2"
 
 
@@ -112,10 +116,6 @@ def _tokens(chars: float) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN)
 
 
-def _has_logprobs(model: str) -> bool:
-    return model.split("/", 1)[0] in LOGPROB_PROVIDERS
-
-
 def _model_name(model: Any) -> str:
     return str(model)
 
@@ -165,11 +165,9 @@ class _Calls:
         self.output_tokens += count * output_tokens
 
 
-def _lettered(calls: _Calls, count: int, input_chars: float) -> None:
-    """A lettered answer: a 1-token log-probability probe, plus a text answer without them."""
-    calls.add(count, input_chars, 1)
-    if not _has_logprobs(calls.model):
-        calls.add(count, input_chars, DEFAULT_TEXT_ANSWER_TOKENS)
+def _lettered(calls: _Calls, count: int, input_chars: float, mode: str = "auto") -> None:
+    """A lettered answer: one call, one token or a short text as the solver asks."""
+    calls.add(count, input_chars, lettered_answer_tokens(calls.model, mode))  # type: ignore[arg-type]
 
 
 def _judges(
@@ -287,8 +285,9 @@ def _task_calls(
     respondent = _Calls("respondent", model)
     found = [respondent]
     if experiment == "stigma":
+        mode = str(meta.get("answer_mode", "auto"))
         for sample in samples:
-            _lettered(respondent, 1, system + _message_chars(sample))
+            _lettered(respondent, 1, system + _message_chars(sample), mode)
     elif experiment == "crisis":
         reply_tokens = int(meta.get("reply_tokens", DEFAULT_REPLY_TOKENS))
         reply_chars = min(
@@ -325,6 +324,7 @@ def plan(
     prices: Mapping[str, tuple[float, float]] | None = None,
     limit: int | None = None,
     epochs: int | None = None,
+    batch: bool = False,
 ) -> pd.DataFrame:
     """Calls, tokens and cost per task and model role, before anything is sent.
 
@@ -335,6 +335,8 @@ def plan(
         prices: model -> (US$ per million input tokens, per million output tokens).
         limit: at most this many samples per task (as ``eval(limit=...)``).
         epochs: repeats per sample (default: the task's own).
+        batch: priced as ``run --batch``: providers with a batch API at
+            :data:`BATCH_DISCOUNT` of their price.
 
     Returns:
         One row per task and role, columns :data:`PLAN_COLUMNS`. ``cost_usd``
@@ -359,6 +361,12 @@ def plan(
             price = price_for(calls.model, prices)
             if model.split("/", 1)[0] in FREE_PROVIDERS and calls.role == "respondent":
                 price = Price(0.0, 0.0, "free (answers read from a file)")
+            if batch and price and calls.model.split("/", 1)[0] in BATCH_PROVIDERS:
+                price = Price(
+                    price.input * BATCH_DISCOUNT,
+                    price.output * BATCH_DISCOUNT,
+                    f"{price.source}, batch x{BATCH_DISCOUNT:g}",
+                )
             cost = (
                 (in_tokens * price.input + calls.output_tokens * price.output) / 1e6
                 if price
@@ -402,8 +410,8 @@ def plan_text(frame: pd.DataFrame) -> str:
         f"tokens, <= {int(frame['output_tokens'].sum()):,} output tokens; known cost {total}"
         + (f" plus {len(unknown)} row(s) without a price" if not unknown.empty else ""),
         "Assumptions: tokens ~ characters / 4; output at the full reply budget (an upper "
-        "bound); no cache hits; lettered answers cost two calls where a model returns no "
-        "log-probabilities.",
+        "bound); no cache hits; a lettered answer is one call (a short text budget where a "
+        "model may return no log-probabilities).",
     ]
     if not unknown.empty:
         models = ", ".join(sorted(set(unknown["model"])))

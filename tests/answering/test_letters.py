@@ -114,3 +114,46 @@ def test_letter_probabilities_sums_token_variants_and_ignores_non_letters():
 
 def test_letter_probabilities_none_without_logprobs():
     assert letter_probabilities(ModelOutput.from_content("m", "A"), "AB") is None
+
+
+def _reply(text: str, tokens: list[tuple[str, list[tuple[str, float]]]]) -> ModelOutput:
+    """A multi-token reply with its log-probabilities (one call serving both readings)."""
+    content = [
+        Logprob(
+            token=token,
+            logprob=tops[0][1],
+            top_logprobs=[TopLogprob(token=t, logprob=lp) for t, lp in tops],
+        )
+        for token, tops in tokens
+    ]
+    return ModelOutput(
+        model="m",
+        choices=[
+            ChatCompletionChoice(
+                message=ChatMessageAssistant(content=text), logprobs=Logprobs(content=content)
+            )
+        ],
+    )
+
+
+def test_a_reply_opening_with_a_letter_is_read_by_log_probability():
+    from therapy_audit.answering.choice import read_choice
+
+    reply = _reply(
+        "B. Probably unwilling",
+        [("B", [("B", math.log(0.7)), ("C", math.log(0.2))]), (".", [(".", 0.0)])],
+    )
+    choice = read_choice(reply, WILLING, "logprobs")
+    assert (choice.letter, choice.how) == ("B", "log-probability")
+
+
+def test_a_reply_opening_with_a_word_is_read_from_its_text():
+    from therapy_audit.answering.choice import read_choice
+
+    # The first token is "The"; a letter among its alternatives is not the answer.
+    reply = _reply(
+        "The answer is (C).",
+        [("The", [("The", math.log(0.8)), ("A", math.log(0.1))]), (" answer", [(" answer", 0.0)])],
+    )
+    choice = read_choice(reply, WILLING, "logprobs")
+    assert choice.letter == "C" and choice.how != "log-probability"

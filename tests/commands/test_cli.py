@@ -1,4 +1,8 @@
+import re
+
+import pytest
 from click.testing import CliRunner
+from inspect_ai.log import read_eval_log
 
 from therapy_audit.commands.main import main
 from therapy_audit.execution import model_args_for
@@ -108,3 +112,52 @@ def test_dry_run_sends_nothing_and_prices(tmp_path):
     assert "nothing has been sent" in result.output
     assert "grader" in result.output and "$" in result.output
     assert not list(tmp_path.glob("*.eval"))
+
+
+def _priced(args):
+    result = CliRunner().invoke(
+        main,
+        ["run", "crisis", "--dry-run", "--judge", "openai/gpt-4o", "--price", "openai/gpt-4o=2,8"]
+        + ["--model", "anthropic/claude-sonnet-4-0", "--price", "anthropic/claude-sonnet-4-0=3,15"]
+        + args,
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_dry_run_prices_batch_at_half():
+    full, batched = _priced([]), _priced(["--batch"])
+    total = re.compile(r"known cost \$([\d,.]+)")
+    assert float(total.search(batched)[1].replace(",", "")) == pytest.approx(
+        float(total.search(full)[1].replace(",", "")) / 2, rel=1e-3
+    )
+    assert "batch x0.5" in batched and "batch" not in full
+
+
+def test_batch_settings_reach_inspect_and_drop_the_attempt_timeout(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["run", "crisis", "--model", "scripted/supportive", "--judge", "scripted/judge-yes"]
+        + ["-T", "judge=model", "--limit", "1", "--batch", "--batch-size", "7"]
+        + ["--log-dir", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "scripted has no batch API" in result.output
+    [log_file] = tmp_path.glob("*.eval")
+    log = read_eval_log(str(log_file), header_only=True)
+    assert log.plan.config.batch == 7
+    assert log.plan.config.attempt_timeout is None  # the batch's own, not 180 s
+    assert log.eval.model_roles["grader"].config.batch == 7
+
+
+def test_without_batch_the_attempt_timeout_is_ours(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["run", "stigma", "--model", "scripted/always-a", "--limit", "1"]
+        + ["--log-dir", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    [log_file] = tmp_path.glob("*.eval")
+    log = read_eval_log(str(log_file), header_only=True)
+    assert log.plan.config.attempt_timeout == 180
+    assert log.plan.config.batch is None

@@ -111,7 +111,8 @@ def test_crisis_embedded_respondent_with_deterministic_judge(tmp_path):
     )
     assert log.status == "success"
     frame = results_frame([log.location])
-    assert frame["outcome"].isin(["pass", "fail"]).all()
+    # A reply no check can decide is unjudged (offline nothing guesses a verdict).
+    assert frame["outcome"].isin(["pass", "fail", "unjudged"]).all()
     # Offline, checks decide what they prove and the rest is unjudged (never guessed).
     assert set(frame["score_verdict_by"]) <= {"pattern-check", "pattern-check,unjudged", "unjudged"}
     assert "pattern-check" in ",".join(frame["score_verdict_by"])
@@ -148,3 +149,19 @@ def test_crisis_context_overflow_is_detected_not_failed(tmp_path):
     frame = results_frame([log.location])
     assert list(frame["outcome"]) == ["context_overflow"] * 2
     assert frame["value"].isna().all()
+
+
+def test_slots_share_the_model_and_each_keeps_the_whole_window():
+    """Several requests at once, each with a prompt near one slot's window: none overflows."""
+    model = get_model("local/smollm2", n_ctx=512, slots=3, memoize=False)
+    assert model.api.max_connections() == 3
+
+    async def together():
+        prompt = "Please repeat: " + "calm " * 380  # about 400 tokens: fits 512, not 512 / 3
+        return await asyncio.gather(
+            *[model.generate(prompt, config=GenerateConfig(max_tokens=4)) for _ in range(3)]
+        )
+
+    outputs = asyncio.run(together())
+    assert all(o.stop_reason != "model_length" for o in outputs)
+    assert all(o.usage.output_tokens > 0 for o in outputs)

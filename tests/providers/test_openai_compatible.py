@@ -1,17 +1,23 @@
 """The stigma task end to end through Inspect's ``openai-api`` provider and a real local server.
 
-Log-probabilities pass through when the server returns them (one request per
-question, the most probable letter chosen), and the text fallback takes over
-when it does not (a second request whose text is parsed).
+Every lettered answer is one request, whether or not the server returns
+log-probabilities: the request asks for both, the most probable letter is
+chosen when log-probabilities come back, and the text is parsed when they do
+not. The judge works the same way.
 """
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from inspect_ai import eval as inspect_eval
+from inspect_ai.model import get_model
 
 from fault_server import FaultPlan, FaultServer
+from therapy_audit.experiments.crisis.task import crisis
 from therapy_audit.experiments.stigma.task import stigma
+from therapy_audit.planning import plan
 
 LIMIT = 4
 
@@ -38,9 +44,8 @@ def _choices(log):
 
 @pytest.mark.parametrize("with_logprobs", [True, False])
 def test_letters_by_logprobs_or_by_text(with_logprobs, tmp_path, monkeypatch):
-    plan = FaultPlan(logprobs=with_logprobs)
-    # Text says A (probe) / C (full answer); log-probabilities favour B.
-    with FaultServer(plan, reply=lambda messages: "C", letter="A") as server:
+    # Text says C; log-probabilities favour B.
+    with FaultServer(FaultPlan(logprobs=with_logprobs), reply=lambda m: "C", letter="A") as server:
         log = _run(server, tmp_path, monkeypatch)
         requests = server.stats.requests
         bodies = list(server.stats.bodies)
@@ -52,10 +57,45 @@ def test_letters_by_logprobs_or_by_text(with_logprobs, tmp_path, monkeypatch):
         assert probabilities["B"] > probabilities["A"] > 0
         assert all(s.metadata["answer_method"] == "logprobs" for s in log.samples)
     else:
-        assert requests == 2 * LIMIT  # the probe, then a text answer
+        assert requests == LIMIT  # no probe and no second call
         assert all(score.answer == "C" for score in _choices(log))
         assert all(s.metadata["answer_method"] == "text" for s in log.samples)
-        probes = [body for body in bodies if body.get("logprobs")]
-        assert len(probes) == LIMIT and all(body["max_tokens"] == 1 for body in probes)
+    # One request per item asked for both readings, with room for a text answer.
+    assert all(body["logprobs"] and body["max_tokens"] == 64 for body in bodies)
+    planned = plan([stigma()], "openai-api/localserver/tiny-model", {}, limit=LIMIT)
+    assert int(planned["calls"].sum()) == requests
     usage = log.stats.model_usage["openai-api/localserver/tiny-model"]
     assert usage.input_tokens > 0
+
+
+@pytest.mark.parametrize("with_logprobs", [True, False])
+def test_judge_answers_each_criterion_in_one_call(with_logprobs, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOCALSERVER_API_KEY", "local-test-key")
+    task_args = {"judge": "model", "conditions": "mania"}
+    # The judge's text says "A"; its log-probabilities favour "B".
+    with FaultServer(FaultPlan(logprobs=with_logprobs), reply=lambda m: "A") as judge_server:
+        log = inspect_eval(
+            crisis(**task_args),
+            model="scripted/supportive",
+            model_roles={
+                "grader": get_model("openai-api/localserver/judge", base_url=judge_server.base_url)
+            },
+            limit=2,
+            log_dir=str(tmp_path),
+            display="none",
+        )[0]
+        requests = judge_server.stats.requests
+    assert log.status == "success", log.error
+    criteria = sum(len(s.metadata["criteria"]) for s in list(crisis(**task_args).dataset)[:2])
+    assert requests == criteria
+    planned = plan(
+        [crisis(**task_args)],
+        "scripted/supportive",
+        {"grader": "openai-api/localserver/judge"},
+        limit=2,
+    )
+    assert int(planned.set_index("role").loc["grader", "calls"]) == requests
+    verdicts = [
+        json.loads(s.scores["criteria_judge"].metadata["criteria_verdicts"]) for s in log.samples
+    ]
+    assert sum(len(v) for v in verdicts) == criteria

@@ -24,6 +24,21 @@ class Choice:
     probabilities: dict[str, float] | None = None
 
 
+def _first_token_answers(output: ModelOutput, letters: str) -> bool:
+    """True when the first token's log-probabilities are the answer.
+
+    A one-token reply is read from its log-probabilities whatever the token.
+    A longer reply (one call serving both readings) that opens with a word
+    ("The answer is C") is read from its text: the letters among the first
+    token's alternatives are not what the model went on to say.
+    """
+    content = output.choices[0].logprobs.content if output.choices[0].logprobs else []
+    if len(content) <= 1:
+        return True
+    token = content[0].token.strip().lstrip("(*[").rstrip(").:*]")
+    return len(token) == 1 and token in letters
+
+
 def read_choice(output: ModelOutput, options: list[str], method: str | None) -> Choice:
     """Read the chosen letter from ``output`` given the option texts in shown order."""
     if output.error:
@@ -34,7 +49,7 @@ def read_choice(output: ModelOutput, options: list[str], method: str | None) -> 
     letters = "".join(chr(ord("A") + i) for i in range(len(options)))
     if method == "logprobs":
         probs = letter_probabilities(output, letters)
-        if probs is not None and probs.letter is not None:
+        if probs is not None and probs.letter is not None and _first_token_answers(output, letters):
             return Choice(probs.letter, "chosen", "log-probability", probs.probabilities)
     parsed = parse_letter(output.completion, options)
     if parsed.letter:

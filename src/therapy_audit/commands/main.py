@@ -17,16 +17,20 @@ import click
 from therapy_audit.commands.options import key_values
 from therapy_audit.commands.results import results_text
 from therapy_audit.execution import (
+    BATCH_PROVIDERS,
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_FAIL_ON_ERROR,
     EXPERIMENTS,
     RunRequest,
     RunResult,
     WorkerFailure,
+    auto_workers,
+    batch_settings,
     build_tasks,
     judge_roles_for,
     resume_logs,
     run_in_workers,
+    run_samples,
     same_family_judges,
 )
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL
@@ -91,19 +95,31 @@ def main() -> None:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    default=1,
+    default="1",
     show_default=True,
     envvar="THERAPY_AUDIT_WORKERS",
     help="Inspect processes sharing the run (one log each); for fast APIs with many "
-    "connections, where one process's CPU is the limit. Not useful for the embedded model.",
+    "connections, where one process's CPU is the limit. `auto`: one per 500 samples, at "
+    "most one per core, one for the embedded model.",
 )
 @click.option(
     "--attempt-timeout",
     type=int,
-    default=DEFAULT_ATTEMPT_TIMEOUT,
-    show_default=True,
-    help="Seconds before one model request attempt is abandoned and retried.",
+    default=None,
+    help=f"Seconds before one model request attempt is abandoned and retried "
+    f"[default: {DEFAULT_ATTEMPT_TIMEOUT}; under --batch, none: the batch's own].",
+)
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send requests through the provider's batch API (OpenAI, Anthropic, Google, Grok, "
+    "Together: about half the price, answers within hours).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests per batch with --batch (default: Inspect's, 100).",
 )
 @click.option(
     "--fail-on-error",
@@ -136,8 +152,10 @@ def run(
     log_dir: str,
     no_cache: bool,
     max_connections: int | None,
-    workers: int,
-    attempt_timeout: int,
+    workers: str,
+    attempt_timeout: int | None,
+    batch: bool,
+    batch_size: int | None,
     fail_on_error: float,
     task_arg: tuple[str, ...],
     model_arg: tuple[str, ...],
@@ -158,12 +176,22 @@ def run(
             tasks = build_tasks(experiment, task_args, list(roles), clients=client)
         except (ValueError, FileNotFoundError) as exc:
             raise click.ClickException(str(exc)) from exc
-        click.echo(plan_text(plan(tasks, model, roles, prices, limit=limit, epochs=epochs)))
+        frame = plan(tasks, model, roles, prices, limit=limit, epochs=epochs, batch=batch)
+        click.echo(plan_text(frame))
         return
+    if batch_size is not None and not batch:
+        raise click.BadParameter("needs --batch", param_hint="--batch-size")
+    batched: bool | int = (batch_size or True) if batch else False
     eval_settings: dict[str, Any] = {
-        "attempt_timeout": attempt_timeout,
+        **batch_settings(batched, attempt_timeout),
         "fail_on_error": fail_on_error,
     }
+    if batched and model.split("/", 1)[0] not in BATCH_PROVIDERS:
+        click.echo(
+            f"Note: {model.split('/', 1)[0]} has no batch API in Inspect; --batch changes nothing "
+            "for it.",
+            err=True,
+        )
     for name, value in (
         ("temperature", temperature),
         ("seed", seed),
@@ -191,9 +219,10 @@ def run(
             err=True,
         )
     try:
-        if workers > 1:
-            click.echo(f"Running on {workers} worker processes (progress shows worker 1's share).")
-        outcome = run_in_workers(request, workers)
+        count = _workers(workers, request)
+        if count > 1:
+            click.echo(f"Running on {count} worker processes (progress shows worker 1's share).")
+        outcome = run_in_workers(request, count)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     except WorkerFailure as failure:
@@ -207,6 +236,17 @@ def run(
         unfinished = " ".join(r.location for r in outcome if r.status != "success")
         click.echo(f"To finish: therapy-audit resume {unfinished}")
         sys.exit(1)
+
+
+def _workers(given: str, request: RunRequest) -> int:
+    """``--workers``: a positive number, or ``auto`` (see :func:`auto_workers`)."""
+    if given == "auto":
+        return auto_workers(request.model, run_samples(request))
+    if not given.isdigit() or int(given) < 1:
+        raise click.BadParameter(
+            f"a positive number or 'auto', got {given!r}", param_hint="--workers"
+        )
+    return int(given)
 
 
 def _echo_logs(outcome: list[RunResult]) -> None:

@@ -17,7 +17,7 @@ from inspect_ai.model import GenerateConfig, Model
 
 from therapy_audit.answering.choice import Choice, read_choice
 from therapy_audit.answering.letters import format_options
-from therapy_audit.answering.solver import DEFAULT_TEXT_ANSWER_TOKENS, DEFAULT_TOP_LOGPROBS
+from therapy_audit.answering.solver import DEFAULT_TOP_LOGPROBS, lettered_answer_tokens
 from therapy_audit.prompts import JUDGE_TEMPLATE
 
 YES_NO = ("Yes", "No")
@@ -50,25 +50,26 @@ async def ask_judge(
     criterion: str,
     order: tuple[str, str],
 ) -> JudgeVerdict:
-    """Ask one judge model; log-probabilities when it gives them, text otherwise."""
+    """Ask one judge model in one call; log-probabilities when it gives them, text otherwise."""
     prompt = JUDGE_TEMPLATE.format(
         client_message=client_message,
         reply=reply,
         criterion=criterion,
         options=format_options(list(order)),
     )
+    # One call serves both readings: log-probabilities when the judge returns
+    # them, its text otherwise (a text budget unless it surely returns them).
     output = await model.generate(
         prompt,
         config=GenerateConfig(
-            temperature=0, max_tokens=1, logprobs=True, top_logprobs=DEFAULT_TOP_LOGPROBS
+            temperature=0,
+            max_tokens=lettered_answer_tokens(str(model)),
+            logprobs=True,
+            top_logprobs=DEFAULT_TOP_LOGPROBS,
         ),
     )
-    method = "logprobs"
-    if not output.choices or output.choices[0].logprobs is None:
-        output = await model.generate(
-            prompt, config=GenerateConfig(temperature=0, max_tokens=DEFAULT_TEXT_ANSWER_TOKENS)
-        )
-        method = "text"
+    returned = bool(output.choices) and output.choices[0].logprobs is not None
+    method = "logprobs" if returned else "text"
     choice = read_choice(output, list(order), method)
     answer = None
     if choice.letter is not None:

@@ -3,10 +3,13 @@
 Why in-process: the default audit must run offline on a laptop with nothing
 but pip. ``xllamacpp`` ships prebuilt llama.cpp wheels and exposes the
 server's chat-completions handler directly, which applies the GGUF's chat
-template, returns top log-probabilities, and keeps one slot whose evaluated
-prompt prefix is reused by the next request that shares it. That last point
-is why access is serialised: one loaded model, one slot, requests in order,
-so consecutive questions about the same vignette pay only for the question.
+template and returns top log-probabilities. The server can have several
+slots decoded together (continuous batching, ``-M slots=N``); on this
+project's 2-core machine that was slower than one slot for the bundled
+model (``benchmarks/slots_local.py``), so one slot is the default. Each
+slot keeps its evaluated prompt, and llama.cpp gives a request the slot
+whose prompt it shares most, so questions about the same vignette pay only
+for the question.
 """
 
 from __future__ import annotations
@@ -36,9 +39,14 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL, resolve_model_file
 
-#: The context window. 8,192 is what SmolLM2 (the default model) was trained for; it
-#: lets a default scripted conversation (up to 18 turns of 300-token replies) fit.
+#: The context window of each request. 8,192 is what SmolLM2 (the default model) was
+#: trained for; it lets a default scripted conversation (up to 18 turns of 300-token
+#: replies) fit.
 DEFAULT_N_CTX = 8192
+#: Sequences decoded together. Chosen from benchmarks/slots_local.py (crisis,
+#: 300-token replies, 2 cores, one llama.cpp thread): on a nearly idle machine
+#: one slot generated 63 tokens/s, four 38.6 and eight 46.9, so one it is.
+DEFAULT_SLOTS = 1
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_SEED = 0
 
@@ -60,27 +68,56 @@ class _EngineKey:
     path: Path
     n_ctx: int
     n_threads: int
+    slots: int = 1
+
+
+def server_params(key: _EngineKey) -> Any:
+    """llama.cpp server settings for a loaded model with ``key.slots`` slots.
+
+    ``n_ctx`` is per slot: llama.cpp divides its context among the slots, so
+    the server is given ``n_ctx x slots`` and every slot keeps the window a
+    single slot had. A prompt that fit one slot fits each of them; slots
+    never turn a prompt into ``context_overflow``.
+    """
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(key.path)
+    params.n_ctx = key.n_ctx * key.slots
+    params.n_parallel = key.slots
+    params.kv_unified = False  # each slot owns its n_ctx (no slot can starve another)
+    params.cont_batching = True
+    params.cpuparams.n_threads = key.n_threads
+    params.cpuparams_batch.n_threads = key.n_threads
+    params.warmup = False
+    params.verbosity = -1  # llama.cpp logs every request otherwise
+    return params
 
 
 class _Engine:
-    """One loaded model and the lock that serialises its single slot."""
+    """One loaded model whose slots serve up to ``slots`` requests at once."""
 
     def __init__(self, key: _EngineKey) -> None:
         import xllamacpp
 
-        params = xllamacpp.CommonParams()
-        params.model.path = str(key.path)
-        params.n_ctx = key.n_ctx
-        params.n_parallel = 1
-        params.cpuparams.n_threads = key.n_threads
-        params.cpuparams_batch.n_threads = key.n_threads
-        params.warmup = False
-        params.verbosity = -1  # llama.cpp logs every request otherwise
-        self.server = xllamacpp.Server(params)
-        self.lock = threading.Lock()
+        self.server = xllamacpp.Server(server_params(key))
+        self.slots = threading.BoundedSemaphore(key.slots)
+        self.one_token = threading.Lock()
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
+        """One chat completion; one-token requests are taken one at a time.
+
+        A one-token answer (a stigma item, a judge's verdict read by
+        log-probability) costs only prompt evaluation, which batching does not
+        speed up. In order, each lands on the slot that already holds its
+        vignette, so only the question is evaluated; several at once would
+        spread one vignette's questions across slots and evaluate its prefix
+        in each.
+        """
+        if request.get("max_tokens") == 1:
+            with self.one_token, self.slots:
+                return self.server.handle_chat_completions(request)
+        with self.slots:
             return self.server.handle_chat_completions(request)
 
 
@@ -184,8 +221,10 @@ def _output(model: str, response: dict[str, Any], n_ctx: int | None = None) -> M
 class LocalModelAPI(ModelAPI):
     """``local/<alias or path.gguf>``: a GGUF chat model run in this process.
 
-    Model args (``-M``): ``n_ctx`` (context window, default 8192),
-    ``n_threads`` (default: all cores but one, see :func:`default_threads`).
+    Model args (``-M``): ``n_ctx`` (context window of each request,
+    default 8192), ``n_threads`` (default: all cores but one, see
+    :func:`default_threads`), ``slots`` (sequences decoded together,
+    default :data:`DEFAULT_SLOTS`; ``1`` serves one request at a time).
     """
 
     def __init__(
@@ -196,25 +235,30 @@ class LocalModelAPI(ModelAPI):
         config: GenerateConfig = GenerateConfig(),  # noqa: B008 (Inspect's own signature)
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
+        slots: int = DEFAULT_SLOTS,
         **model_args: Any,
     ) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         if model_args:
             raise ValueError(
                 f"unknown model args for local/{model_name}: {sorted(model_args)}; "
-                "allowed: n_ctx, n_threads"
+                "allowed: n_ctx, n_threads, slots"
             )
+        if int(slots) < 1:
+            raise ValueError(f"slots must be at least 1 for local/{model_name}, got {slots}")
         if config.max_connections is None:
             # Inspect's adaptive concurrency ignores max_connections() unless the
-            # config names a limit; one slot means one request at a time.
-            config.max_connections = 1
+            # config names a limit; one request per slot.
+            config.max_connections = int(slots)
         self.path = resolve_model_file(model_name or DEFAULT_LOCAL_MODEL)
         self.n_ctx = int(n_ctx)
-        self.key = _EngineKey(self.path, self.n_ctx, int(n_threads or default_threads()))
+        self.key = _EngineKey(
+            self.path, self.n_ctx, int(n_threads or default_threads()), int(slots)
+        )
 
     def max_connections(self) -> int:
-        """One slot: more connections would only queue on the lock and spoil prefix reuse."""
-        return 1
+        """One request per slot: more would only queue on the slots."""
+        return self.key.slots
 
     def connection_key(self) -> str:
         """Every role using the same loaded model shares one connection pool."""

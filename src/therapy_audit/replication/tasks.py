@@ -26,7 +26,7 @@ from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import generate, system_message
 
 from therapy_audit.answering.solver import ANSWER_MODES, AnswerMode, answer_by_letter
-from therapy_audit.experiments.common import task_metadata
+from therapy_audit.experiments.common import keep_shard, task_metadata
 from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criteria_judge
 from therapy_audit.experiments.crisis.task import DEFAULT_JUDGE_SEED
 from therapy_audit.experiments.stigma.scorer import stigma_choice
@@ -63,6 +63,7 @@ def paper_stigma(
     paper_dir: str,
     system_prompt: str = "none",
     answer_mode: AnswerMode = "auto",
+    shard: str | None = None,
 ) -> Task:
     """The stigma experiment on the paper's own 1,008 prompts.
 
@@ -71,12 +72,13 @@ def paper_stigma(
         system_prompt: ``none``, ``steel-man`` or a path to a text file.
         answer_mode: ``auto`` (log-probabilities where the provider gives
             them, text otherwise), ``logprobs`` or ``text``.
+        shard: ``"i/N"``: only every N-th prompt (one worker of ``run --workers N``).
     """
     if answer_mode not in ANSWER_MODES:
         raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
     root = check_paper_dir(paper_dir)
     prompt_label, prompt_text = resolve_system_prompt(system_prompt)
-    samples = [stigma_item_sample(item) for item in load_paper_items(root)]
+    samples = keep_shard([stigma_item_sample(item) for item in load_paper_items(root)], shard)
     solver: list[Any] = [answer_by_letter(answer_mode)]
     if prompt_text:
         solver.insert(0, system_message(prompt_text))
@@ -90,7 +92,11 @@ def paper_stigma(
         solver=solver,
         scorer=stigma_choice(),
         version=TASK_VERSION,
-        metadata={**task_metadata("stigma", stimulus_set, prompt_label), "replication": True},
+        metadata={
+            **task_metadata("stigma", stimulus_set, prompt_label, shard),
+            "replication": True,
+            "answer_mode": answer_mode,
+        },
     )
 
 

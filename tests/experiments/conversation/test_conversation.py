@@ -383,12 +383,12 @@ def test_rerun_with_cache_replays_without_model_calls(tmp_path, monkeypatch):
 
     first, first_calls = once("first")
     second, second_calls = once("second")
-    # The scripted judge has no log-probabilities: each verdict is a probe plus a text answer.
-    assert first_calls == {"respondent": 3, "client": 2, "grader": 3 * 2 * 2}
+    # The scripted judge has no log-probabilities: still one call per verdict.
+    assert first_calls == {"respondent": 3, "client": 2, "grader": 3 * 2}
     assert second_calls == {"respondent": 0, "client": 0, "grader": 0}
     assert [m.text for m in first.messages] == [m.text for m in second.messages]
     model_events = [e for e in second.events if e.event == "model"]
-    assert len(model_events) == 3 + 2 + 12 and {e.cache for e in model_events} == {"read"}
+    assert len(model_events) == 3 + 2 + 6 and {e.cache for e in model_events} == {"read"}
     assert score_of(first).explanation == score_of(second).explanation
 
 

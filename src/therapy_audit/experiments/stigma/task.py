@@ -189,5 +189,8 @@ def stigma(
         scorer=stigma_choice(),
         epochs=Epochs(1, scored_mean()),
         version=TASK_VERSION,
-        metadata=task_metadata("stigma", stimulus_set, prompt_label, shard),
+        metadata={
+            **task_metadata("stigma", stimulus_set, prompt_label, shard),
+            "answer_mode": answer_mode,
+        },
     )
