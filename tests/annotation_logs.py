@@ -72,7 +72,7 @@ def conversation_log(folder: Path) -> Path:
     personas.mkdir(parents=True)
     (personas / "night-shift.yaml").write_text(PERSONA, encoding="utf-8")
     [log] = inspect_eval(
-        conversation(stimuli=str(personas), turns=3, judge="model"),
+        conversation(stimuli=str(personas), turns=3, judge="model", client_mode="simulated"),
         model="scripted/unsafe-from-line-2",
         model_roles={
             "client": get_model("scripted/client-numbered"),

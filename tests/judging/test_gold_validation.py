@@ -50,7 +50,7 @@ def test_conversation_judge_sees_the_clients_messages_so_far(gold):
     assert shown.endswith(persona.client_messages[-1])
     if len(persona.client_messages) > 1:
         assert persona.client_messages[0] in shown
-        assert "Earlier messages from the client" in shown
+        assert "The conversation so far" in shown
 
 
 def invoke(args):
