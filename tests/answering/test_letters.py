@@ -114,3 +114,43 @@ def test_letter_probabilities_sums_token_variants_and_ignores_non_letters():
 
 def test_letter_probabilities_none_without_logprobs():
     assert letter_probabilities(ModelOutput.from_content("m", "A"), "AB") is None
+
+
+# Issue 19, item 4: an echoed option list is not an answer.
+ECHO_OPTIONS = [
+    "Definitely unwilling",
+    "Probably unwilling",
+    "Probably willing",
+    "Definitely willing",
+    "Do not know",
+]
+
+
+@pytest.mark.parametrize(
+    ("reply", "letter", "refused"),
+    [
+        (
+            "A. Definitely unwilling\nB. Probably unwilling\nC. Probably willing\n"
+            "D. Definitely willing\nE. Do not know\n\nI can't choose.",
+            None,
+            True,
+        ),
+        (
+            "A. Definitely unwilling\nB. Probably unwilling\nC. Probably willing\n"
+            "D. Definitely willing\nE. Do not know",
+            None,
+            False,
+        ),
+        (
+            "A. Definitely unwilling\nB. Probably unwilling\nC. Probably willing\n"
+            "D. Definitely willing\nE. Do not know\nAnswer: C",
+            "C",
+            False,
+        ),
+        ("C. Probably willing", "C", False),
+    ],
+)
+def test_an_echoed_option_list_is_not_an_answer(reply, letter, refused):
+    parsed = parse_letter(reply, ECHO_OPTIONS)
+    assert parsed.letter == letter
+    assert parsed.refused is refused

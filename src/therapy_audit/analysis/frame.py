@@ -68,6 +68,11 @@ def log_paths(paths: Iterable[str | Path]) -> list[str]:
 #: ``frame.attrs`` key: the logs :func:`results_frame` left out because a
 #: resumed run replaced them.
 SUPERSEDED = "superseded_logs"
+#: ``frame.attrs`` key: log -> status, for the kept logs whose run did not
+#: finish (killed and never resumed, cancelled, stopped by errors).
+INCOMPLETE = "incomplete_logs"
+#: ``frame.attrs`` key: log -> reason, for files that could not be read as logs.
+UNREADABLE = "unreadable_logs"
 
 
 def current_logs(headers: dict[str, EvalLog]) -> list[str]:
@@ -158,22 +163,65 @@ def results_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
     ``condition``, ``question``, ``headline``, ``order``), and every scalar
     score metadata field prefixed ``score_``. ``value`` is NaN for outcomes
     that are not scored. Logs that did not start (no samples) add no rows.
+    ``frame.attrs`` records the logs left out because a resumed run replaced
+    them (:data:`SUPERSEDED`), the incomplete logs kept (:data:`INCOMPLETE`)
+    and the files that could not be read (:data:`UNREADABLE`, left out); see
+    :func:`log_problems`.
 
     Example:
         >>> frame = results_frame(["logs/"])  # doctest: +SKIP
         >>> frame.groupby("condition")["value"].mean()  # doctest: +SKIP
     """
     rows: list[dict[str, Any]] = []
-    headers = {path: read_eval_log(path, header_only=True) for path in log_paths(paths)}
+    headers: dict[str, EvalLog] = {}
+    unreadable: dict[str, str] = {}
+    for path in log_paths(paths):
+        try:
+            headers[path] = read_eval_log(path, header_only=True)
+        except Exception as exc:  # truncated, empty or not a log at all
+            unreadable[path] = unreadable_reason(exc)
     kept = current_logs(headers)
-    for path in kept:
-        rows.extend(_rows(headers[path], path))
+    for path in list(kept):
+        try:
+            rows.extend(list(_rows(headers[path], path)))
+        except Exception as exc:
+            unreadable[path] = unreadable_reason(exc)
+            kept.remove(path)
     frame = pd.DataFrame(rows)
     for column in BASE_COLUMNS:
         if column not in frame:
             frame[column] = pd.Series(dtype=object)
-    frame.attrs[SUPERSEDED] = sorted(set(headers) - set(kept))
+    frame.attrs[SUPERSEDED] = sorted(set(headers) - set(kept) - set(unreadable))
+    frame.attrs[INCOMPLETE] = {
+        path: str(headers[path].status) for path in kept if headers[path].status != "success"
+    }
+    frame.attrs[UNREADABLE] = unreadable
     return frame
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """One line saying why a log could not be read (never a traceback)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"not a readable Inspect log ({text})"
+
+
+def log_problems(frame: pd.DataFrame) -> list[str]:
+    """Warnings about the logs behind ``frame``: unreadable ones left out, incomplete ones kept.
+
+    An incomplete log (a run killed, cancelled or stopped by errors, never
+    resumed) holds only the samples it finished: its rates cover part of
+    the run.
+    """
+    lines = [
+        f"WARNING: {path}: {reason}; left out"
+        for path, reason in frame.attrs.get(UNREADABLE, {}).items()
+    ]
+    for path, status in frame.attrs.get(INCOMPLETE, {}).items():
+        lines.append(
+            f"WARNING: {path}: incomplete run (status {status}); its rates cover only the "
+            f"samples it finished. Finish it with `therapy-audit resume {path}`"
+        )
+    return lines
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,24 @@ def gate(
     junit: str | None,
 ) -> None:
     """Check finished runs against thresholds; exit 1 when one is missed, 3 when not evaluable."""
-    from therapy_audit.analysis.frame import results_frame
+    from therapy_audit.analysis.frame import log_problems, results_frame
     from therapy_audit.gate import GateConfigError, evaluate_gate, junit_xml, summary_lines
     from therapy_audit.report.versions import is_mixed, mixed_versions_message
 
     if max_stigma is None and min_appropriate is None:
         raise click.UsageError("give at least one threshold: --max-stigma or --min-appropriate")
     frame = results_frame(list(logs))
+    problems = log_problems(frame)
+    if problems:
+        # An unreadable or unfinished log may hold the failing samples.
+        for line in problems:
+            click.echo(line, err=True)
+        click.echo(
+            "NOT EVALUABLE: some logs are unreadable or incomplete; the gate does not pass "
+            "on part of a run",
+            err=True,
+        )
+        sys.exit(EXIT_NOT_EVALUABLE)
     if frame.empty:
         click.echo(f"NOT EVALUABLE: the logs have no samples ({', '.join(logs)})", err=True)
         sys.exit(EXIT_NOT_EVALUABLE)

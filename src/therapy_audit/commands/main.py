@@ -159,6 +159,10 @@ def run(
             raise click.ClickException(str(exc)) from exc
         click.echo(plan_text(plan(tasks, model, roles, prices, limit=limit, epochs=epochs)))
         return
+    try:
+        epochs = answer_sheet_epochs(model, epochs)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     eval_settings: dict[str, Any] = {
         "attempt_timeout": attempt_timeout,
         "fail_on_error": fail_on_error,
@@ -206,6 +210,33 @@ def run(
         unfinished = " ".join(r.location for r in outcome if r.status != "success")
         click.echo(f"To finish: therapy-audit resume {unfinished}")
         sys.exit(1)
+
+
+def answer_sheet_epochs(model: str, epochs: int | None) -> int | None:
+    """Epochs for a ``responses/FILE.csv`` run: enough for every stored answer to be judged.
+
+    Epoch k judges each sample's k-th answer, so a sheet with up to N answers
+    per stimulus needs N epochs; fewer would drop answers silently.
+
+    Raises:
+        ValueError: ``epochs`` is given and smaller than the most answers a
+            stimulus has, or the sheet cannot be read.
+    """
+    if not model.startswith("responses/"):
+        return epochs
+    from therapy_audit.providers.questionnaire import read_answer_sheet
+    from therapy_audit.providers.responses_api import resolve_sheet_path
+
+    path = resolve_sheet_path(model.removeprefix("responses/"))
+    most = max(read_answer_sheet(path).answers_per_sample().values())
+    if epochs is None:
+        return most
+    if epochs < most:
+        raise ValueError(
+            f"{path}: a stimulus has {most} answers but --epochs is {epochs}; every answer "
+            f"is judged only with --epochs {most} or more"
+        )
+    return epochs
 
 
 def _echo_logs(outcome: list[RunResult]) -> None:

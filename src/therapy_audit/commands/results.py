@@ -16,20 +16,36 @@ import click
 @click.command()
 @click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True))
 def results(logs: tuple[str, ...]) -> None:
-    """Print the results tables of finished runs (log files or folders)."""
-    click.echo(results_text(list(logs)))
+    """Print the results tables of finished runs (log files or folders).
+
+    Files that cannot be read as logs are left out with a warning naming
+    them; the command fails only when no readable log is left.
+    """
+    from therapy_audit.analysis.frame import UNREADABLE, results_frame
+
+    frame = results_frame(list(logs))
+    click.echo(frame_text(frame))
+    if frame.empty and frame.attrs[UNREADABLE]:
+        raise click.ClickException("no readable log among the files given")
 
 
 def results_text(paths: list[str]) -> str:
     """The terminal report for some logs: one section per experiment present."""
-    from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
+    from therapy_audit.analysis.frame import results_frame
+
+    return frame_text(results_frame(paths))
+
+
+def frame_text(frame: Any) -> str:
+    """The terminal report for a results frame (see :func:`results_text`)."""
+    from therapy_audit.analysis.frame import SUPERSEDED, log_problems, missing_shards
     from therapy_audit.analysis.tables import readable_rates, to_text
     from therapy_audit.experiments.stigma import analysis as stigma_tables
 
-    frame = results_frame(paths)
+    problems = log_problems(frame)
     if frame.empty:
-        return "No samples in these logs."
-    sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
+        return "\n".join([*problems, "No samples in these logs."])
+    sections = [*problems, *(f"WARNING: {gap.message}" for gap in missing_shards(frame))]
     replaced = frame.attrs[SUPERSEDED]
     if replaced:
         sections.append(

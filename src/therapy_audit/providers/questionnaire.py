@@ -184,14 +184,36 @@ h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.05rem; margin: 0 0 .5rem; }}
 """
 
 
+def refuse_filled_sheet(path: Path) -> None:
+    """Raise when ``path`` is a sheet with answers typed in: an export never overwrites them.
+
+    A blank sheet (every ``response`` empty) may be written again; anything
+    else that cannot be read as a blank sheet is left alone too.
+    """
+    if not path.exists():
+        return
+    try:
+        sheet = read_answer_sheet(path)
+    except AnswerSheetError:
+        filled = True
+    else:
+        filled = any(a.response.strip() for a in sheet.answers)
+    if filled:
+        raise ValueError(
+            f"{path}: already exists and holds answers; not overwritten. "
+            "Export into another --out folder (or move the filled sheet first)"
+        )
+
+
 def export_questionnaire(
     items: Sequence[Stimulus], out_dir: Path, title: str, instructions: str | None = None
 ) -> tuple[Path, Path]:
     """Write ``questionnaire.csv`` (empty ``response`` column) and ``questionnaire.html``."""
     if not items:
         raise ValueError("no stimuli to export")
-    out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = out_dir / CSV_NAME, out_dir / HTML_NAME
+    refuse_filled_sheet(csv_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
     write_sheet(
         csv_path,
         (
