@@ -272,9 +272,16 @@ class FaultServer:
         client_message = _last_user_text(messages)
         if not self._count(request, body, client_message):
             return web.json_response({"error": {"message": "request budget spent"}}, status=503)
-        if self._authorised(request) is not None:
+        presented = self._authorised(request)
+        if presented is not None:
+            # Careless, like some real servers: the message quotes the key it was given.
             return web.json_response(
-                {"error": {"message": "invalid api key", "type": "invalid_request_error"}},
+                {
+                    "error": {
+                        "message": f"invalid api key {presented!r}",
+                        "type": "invalid_request_error",
+                    }
+                },
                 status=401,
             )
         fault = await self._fault()

@@ -10,10 +10,12 @@ whole samples, so large logs load quickly.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pandas as pd
 from inspect_ai.log import (
@@ -24,7 +26,7 @@ from inspect_ai.log import (
 )
 
 from therapy_audit.experiments.common import parse_shard
-from therapy_audit.outcomes import ERROR
+from therapy_audit.outcomes import CANCELLED, ERROR, is_cancellation
 
 #: Columns every frame has, whatever the experiment.
 BASE_COLUMNS = [
@@ -39,6 +41,9 @@ BASE_COLUMNS = [
     "system_prompt",
     "stimulus_set_version",
     "stimulus_fingerprint",
+    "prompts_revision",
+    "judge_revision",
+    "client_revision",
     "shard",
     "workers_run",
     "sample_id",
@@ -57,12 +62,20 @@ def log_paths(paths: Iterable[str | Path]) -> list[str]:
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            found.extend(info.name for info in list_eval_logs(str(p), recursive=True))
+            found.extend(_local(info.name) for info in list_eval_logs(str(p), recursive=True))
         elif p.is_file():
-            found.append(str(p))
+            found.append(_local(str(p)))
         else:
             raise FileNotFoundError(f"no log file or folder at {p}")
+    # One spelling per file: a log given both in its folder and by name counts once.
     return sorted(set(found))
+
+
+def _local(name: str) -> str:
+    """A local log's absolute path (Inspect lists a folder's logs as ``file://`` URLs)."""
+    if name.startswith("file://"):
+        return os.path.abspath(unquote(name.removeprefix("file://")))
+    return name if "://" in name else os.path.abspath(name)
 
 
 #: ``frame.attrs`` key: the logs :func:`results_frame` left out because a
@@ -119,6 +132,9 @@ def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
         "system_prompt": meta.get("system_prompt"),
         "stimulus_set_version": meta.get("stimulus_set_version"),
         "stimulus_fingerprint": meta.get("stimulus_fingerprint"),
+        "prompts_revision": meta.get("prompts_revision"),
+        "judge_revision": meta.get("judge_revision"),
+        "client_revision": meta.get("client_revision"),
         "shard": meta.get("shard"),
         "workers_run": meta.get("workers_run"),
     }
@@ -137,7 +153,7 @@ def _rows(log: EvalLog, path: str) -> Iterable[dict[str, Any]]:
             yield {
                 **base,
                 "scorer": None,
-                "outcome": ERROR,
+                "outcome": CANCELLED if is_cancellation(summary.error) else ERROR,
                 "value": math.nan,
                 "answer": None,
                 "error": str(summary.error or "no score recorded"),

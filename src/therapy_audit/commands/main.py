@@ -24,6 +24,7 @@ from therapy_audit.execution import (
     RunResult,
     WorkerFailure,
     build_tasks,
+    check_task_args,
     judge_roles_for,
     resume_logs,
     run_in_workers,
@@ -70,8 +71,10 @@ def main() -> None:
     help="Therapist system prompt: none, steel-man, or a path to a text file.",
 )
 @click.option("--full", is_flag=True, help="Run the whole battery (every demographic variant).")
-@click.option("--limit", type=int, default=None, help="Run at most N samples.")
-@click.option("--epochs", type=int, default=None, help="Repeat each sample N times.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Run at most N samples.")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=None, help="Repeat each sample N times."
+)
 @click.option("--temperature", type=float, default=None, help="Respondent sampling temperature.")
 @click.option("--seed", type=int, default=None, help="Respondent sampling seed.")
 @click.option(
@@ -84,7 +87,7 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store model responses.")
 @click.option(
     "--max-connections",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
     help="Concurrent model requests (the total, shared by --workers).",
 )
@@ -99,14 +102,14 @@ def main() -> None:
 )
 @click.option(
     "--attempt-timeout",
-    type=int,
+    type=click.IntRange(min=1),
     default=DEFAULT_ATTEMPT_TIMEOUT,
     show_default=True,
     help="Seconds before one model request attempt is abandoned and retried.",
 )
 @click.option(
     "--fail-on-error",
-    type=float,
+    type=click.FloatRange(min=0.0),
     default=DEFAULT_FAIL_ON_ERROR,
     show_default=True,
     help="Share of samples allowed to error before the run fails (errors are recorded).",
@@ -144,7 +147,12 @@ def run(
     price: tuple[str, ...],
 ) -> None:
     """Run an experiment and print its results table and log path."""
-    task_args = {"system_prompt": system_prompt, **key_values(task_arg, "-T")}
+    given = key_values(task_arg, "-T")
+    try:
+        check_task_args(experiment, given)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-T") from exc
+    task_args = {"system_prompt": system_prompt, **given}
     if full:
         task_args["variants"] = "full"
     if dry_run:
@@ -160,7 +168,7 @@ def run(
         click.echo(plan_text(plan(tasks, model, roles, prices, limit=limit, epochs=epochs)))
         return
     try:
-        epochs = answer_sheet_epochs(model, epochs)
+        epochs = answer_sheet_epochs(model, epochs, fail_on_error)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     eval_settings: dict[str, Any] = {
@@ -212,7 +220,9 @@ def run(
         sys.exit(1)
 
 
-def answer_sheet_epochs(model: str, epochs: int | None) -> int | None:
+def answer_sheet_epochs(
+    model: str, epochs: int | None, fail_on_error: float = DEFAULT_FAIL_ON_ERROR
+) -> int | None:
     """Epochs for a ``responses/FILE.csv`` run: enough for every stored answer to be judged.
 
     Epoch k judges each sample's k-th answer, so a sheet with up to N answers
@@ -220,7 +230,8 @@ def answer_sheet_epochs(model: str, epochs: int | None) -> int | None:
 
     Raises:
         ValueError: ``epochs`` is given and smaller than the most answers a
-            stimulus has, or the sheet cannot be read.
+            stimulus has; more empty answers than the run's error budget
+            (each is an ``error`` outcome); or the sheet cannot be read.
     """
     if not model.startswith("responses/"):
         return epochs
@@ -228,7 +239,18 @@ def answer_sheet_epochs(model: str, epochs: int | None) -> int | None:
     from therapy_audit.providers.responses_api import resolve_sheet_path
 
     path = resolve_sheet_path(model.removeprefix("responses/"))
-    most = max(read_answer_sheet(path).answers_per_sample().values())
+    sheet = read_answer_sheet(path)
+    empty = sheet.empty
+    budget = fail_on_error if fail_on_error < 1 else fail_on_error / len(sheet.answers)
+    if len(empty) / len(sheet.answers) > budget:
+        lines = ", ".join(str(a.line) for a in empty[:10])
+        raise ValueError(
+            f"{path}: {len(empty)} of {len(sheet.answers)} answers are empty (line(s) {lines}"
+            f"{', ...' if len(empty) > 10 else ''}), more than the run's error budget "
+            f"(--fail-on-error {fail_on_error:g}); fill them in, or use `therapy-audit "
+            "questionnaire import`, which counts empty answers as errors"
+        )
+    most = max(sheet.answers_per_sample().values())
     if epochs is None:
         return most
     if epochs < most:
@@ -258,6 +280,15 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
     Give every unfinished log of a run (a run with --workers N has N); they
     are resumed in parallel processes.
     """
+    from inspect_ai.log import read_eval_log
+
+    from therapy_audit.analysis.frame import unreadable_reason
+
+    for log in logs:
+        try:
+            read_eval_log(log, header_only=True)
+        except Exception as exc:  # truncated, empty or not a log
+            raise click.ClickException(f"{log}: {unreadable_reason(exc)}") from None
     try:
         outcome = resume_logs(list(logs), log_dir)
     except WorkerFailure as failure:

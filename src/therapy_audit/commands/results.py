@@ -22,11 +22,14 @@ def results(logs: tuple[str, ...]) -> None:
     them; the command fails only when no readable log is left.
     """
     from therapy_audit.analysis.frame import UNREADABLE, results_frame
+    from therapy_audit.report.versions import is_mixed
 
     frame = results_frame(list(logs))
     click.echo(frame_text(frame))
     if frame.empty and frame.attrs[UNREADABLE]:
         raise click.ClickException("no readable log among the files given")
+    if is_mixed(frame):
+        raise click.ClickException("logs of different versions of the test were not pooled")
 
 
 def results_text(paths: list[str]) -> str:
@@ -41,11 +44,15 @@ def frame_text(frame: Any) -> str:
     from therapy_audit.analysis.frame import SUPERSEDED, log_problems, missing_shards
     from therapy_audit.analysis.tables import readable_rates, to_text
     from therapy_audit.experiments.stigma import analysis as stigma_tables
+    from therapy_audit.report.versions import is_mixed, mixed_versions_message
 
     problems = log_problems(frame)
     if frame.empty:
         return "\n".join([*problems, "No samples in these logs."])
     sections = [*problems, *(f"WARNING: {gap.message}" for gap in missing_shards(frame))]
+    if is_mixed(frame):
+        # Pooling would mix two tests: show nothing rather than a wrong number.
+        return "\n\n".join([*sections, f"ERROR: {mixed_versions_message(frame)}"])
     replaced = frame.attrs[SUPERSEDED]
     if replaced:
         sections.append(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessage
+
+from therapy_audit.textfiles import TextFileError, csv_safe, csv_unsafe, read_text
 
 SHEET_COLUMNS = ("sample_id", "context", "client_message", "response")
 OPTIONAL_COLUMNS = ("respondent",)
@@ -126,7 +129,7 @@ def write_sheet(path: Path, rows: Iterable[dict[str, str]], extra: Sequence[str]
         writer = csv.DictWriter(handle, fieldnames=[*SHEET_COLUMNS, *extra])
         writer.writeheader()
         for row in rows:
-            writer.writerow(row)
+            writer.writerow({k: csv_safe(v) for k, v in row.items()})
 
 
 def render_html(items: Sequence[Stimulus], title: str, instructions: str | None = None) -> str:
@@ -243,9 +246,9 @@ def read_answer_sheet(path: str | Path) -> AnswerSheet:
     """
     path = Path(path)
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise AnswerSheetError(f"{path}: cannot read the answer sheet: {exc.strerror}") from None
+        handle = io.StringIO(read_text(path, "answer sheet"), newline="")
+    except TextFileError as exc:
+        raise AnswerSheetError(str(exc)) from None
     sheet = AnswerSheet(path=path)
     with handle:
         reader = csv.DictReader(handle)
@@ -276,7 +279,7 @@ def read_answer_sheet(path: str | Path) -> AnswerSheet:
                         f"{path}: line {line}: more cells than the {len(header)} columns "
                         "(an unquoted comma?)"
                     )
-                values = {k: (v or "") for k, v in row.items()}
+                values = {k: csv_unsafe(v or "") for k, v in row.items()}
                 if not any(v.strip() for v in values.values()):
                     continue
                 sample_id = values.get("sample_id", "").strip()
