@@ -471,3 +471,15 @@ def test_an_answer_sheet_error_names_the_right_line(tmp_path):
     )
     with pytest.raises(AnswerSheetError, match=r"s\.csv: line 4, column sample_id"):
         read_answer_sheet(sheet)
+
+
+def test_resume_fails_when_the_resumed_log_ends_in_error(tmp_path, monkeypatch):  # item 19
+    from therapy_audit.commands import main as main_module
+    from therapy_audit.execution import RunResult
+
+    log = _stigma_log(tmp_path)
+    monkeypatch.setattr(
+        main_module, "resume_logs", lambda logs, log_dir: [RunResult(log.location, "error")]
+    )
+    result = CliRunner().invoke(main, ["resume", log.location])
+    assert result.exit_code == 1 and "To finish: therapy-audit resume" in result.output

@@ -296,6 +296,10 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
         raise click.ClickException(str(failure)) from failure
     click.echo(results_text([entry.location for entry in outcome]))
     _echo_logs(outcome)
+    unfinished = [entry.location for entry in outcome if entry.status != "success"]
+    if unfinished:
+        click.echo(f"To finish: therapy-audit resume {' '.join(unfinished)}")
+        sys.exit(1)
 
 
 def _register_commands() -> None:
