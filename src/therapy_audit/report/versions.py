@@ -56,11 +56,10 @@ def is_mixed(frame: pd.DataFrame) -> bool:
     return bool(_mixed_within(versions))
 
 
-def _label(row: pd.Series) -> str:
-    parts = [f"stimulus set {row['stimulus_set_version']}"]
-    parts.append(f"fingerprint {row['stimulus_fingerprint'][:12]}")
+def _label(row: pd.Series, experiments: str) -> str:
+    parts = [f"fingerprint {row['stimulus_fingerprint'][:12]}"]
     parts.extend(f"{c} {row[c]}" for c in REVISION_COLUMNS if row[c] != "unknown")
-    return "; ".join(parts)
+    return f"stimulus set {row['stimulus_set_version']} ({'; '.join([*parts, experiments])})"
 
 
 def mixed_versions_message(frame: pd.DataFrame, hint: str = ALLOW_MIXED_HINT) -> str:
@@ -74,7 +73,7 @@ def mixed_versions_message(frame: pd.DataFrame, hint: str = ALLOW_MIXED_HINT) ->
     for _, logs in versions.groupby(keys, sort=True):
         names = ", ".join(sorted(Path(p).name for p in logs["log"]))
         experiments = ", ".join(sorted(logs["experiment"].unique()))
-        lines.append(f"  {_label(logs.iloc[0])} ({experiments}): {names}")
+        lines.append(f"  {_label(logs.iloc[0], experiments)}: {names}")
     lines.append(hint)
     return "\n".join(lines)
 
