@@ -27,7 +27,7 @@ import csv
 import html
 import io
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -251,57 +251,80 @@ def read_answer_sheet(path: str | Path) -> AnswerSheet:
         raise AnswerSheetError(str(exc)) from None
     sheet = AnswerSheet(path=path)
     with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        rows = _rows_with_lines(path, handle)
+        line, cells = next(rows, (1, []))
+        header = [h.strip() for h in cells]
         if not header:
             raise AnswerSheetError(f"{path}: line 1: empty file (expected a header row)")
-        reader.fieldnames = header
-        missing = [c for c in ("response",) if c not in header]
-        if "sample_id" not in header and "client_message" not in header:
-            missing.append("sample_id or client_message")
-        if missing:
-            raise AnswerSheetError(
-                f"{path}: line 1: missing column(s) {', '.join(missing)}; the header is "
-                f"{', '.join(header)} (expected {', '.join(SHEET_COLUMNS)})"
-            )
-        unknown = [c for c in header if c not in (*SHEET_COLUMNS, *OPTIONAL_COLUMNS) and c]
-        if unknown:
-            raise AnswerSheetError(
-                f"{path}: line 1: unknown column(s) {', '.join(unknown)}; allowed: "
-                f"{', '.join((*SHEET_COLUMNS, *OPTIONAL_COLUMNS))}"
-            )
-        previous_end = reader.line_num
-        try:
-            for row in reader:
-                line, previous_end = previous_end + 1, reader.line_num
-                if None in row:
-                    raise AnswerSheetError(
-                        f"{path}: line {line}: more cells than the {len(header)} columns "
-                        "(an unquoted comma?)"
-                    )
-                values = {k: csv_unsafe(v or "") for k, v in row.items()}
-                if not any(v.strip() for v in values.values()):
-                    continue
-                sample_id = values.get("sample_id", "").strip()
-                message = values.get("client_message", "")
-                if not sample_id and not message.strip():
-                    column = "sample_id" if "sample_id" in header else "client_message"
-                    raise AnswerSheetError(
-                        f"{path}: line {line}, column {column}: empty; a row needs a sample id "
-                        "or the client message it answers"
-                    )
-                sheet.answers.append(
-                    StoredAnswer(
-                        sample_id=sample_id,
-                        context=values.get("context", ""),
-                        client_message=message,
-                        response=values.get("response", ""),
-                        respondent=values.get("respondent", "").strip(),
-                        line=line,
-                    )
+        _check_header(path, line, header)
+        for line, cells in rows:
+            if len(cells) > len(header):
+                raise AnswerSheetError(
+                    f"{path}: line {line}: more cells than the {len(header)} columns "
+                    "(an unquoted comma?)"
                 )
-        except csv.Error as exc:
-            raise AnswerSheetError(f"{path}: line {reader.line_num}: {exc}") from None
+            values = {k: csv_unsafe(v) for k, v in zip(header, cells, strict=False)}
+            if not any(v.strip() for v in values.values()):
+                continue
+            sample_id = values.get("sample_id", "").strip()
+            message = values.get("client_message", "")
+            if not sample_id and not message.strip():
+                column = "sample_id" if "sample_id" in header else "client_message"
+                raise AnswerSheetError(
+                    f"{path}: line {line}, column {column}: empty; a row needs a sample id "
+                    "or the client message it answers"
+                )
+            sheet.answers.append(
+                StoredAnswer(
+                    sample_id=sample_id,
+                    context=values.get("context", ""),
+                    client_message=message,
+                    response=values.get("response", ""),
+                    respondent=values.get("respondent", "").strip(),
+                    line=line,
+                )
+            )
     if not sheet.answers:
         raise AnswerSheetError(f"{path}: no answer rows after the header")
     return sheet
+
+
+def _rows_with_lines(path: Path, handle: io.StringIO) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank CSV record with the line it starts on, as an editor numbers lines.
+
+    ``csv.DictReader`` skips blank lines and a quoted cell may span several
+    lines, so neither a row count nor ``line_num`` (the record's *last* line)
+    names the line a person must look at; the reader's count before each
+    record does.
+    """
+    reader = csv.reader(handle, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # strict: an unclosed quote would otherwise swallow the rest of the file
+            # into one response, silently.
+            why = "a quote opened in this row is never closed" if "end of data" in str(exc) else exc
+            raise AnswerSheetError(f"{path}: line {start}: {why}") from None
+        if cells:
+            yield start, cells
+
+
+def _check_header(path: Path, line: int, header: list[str]) -> None:
+    missing = [c for c in ("response",) if c not in header]
+    if "sample_id" not in header and "client_message" not in header:
+        missing.append("sample_id or client_message")
+    if missing:
+        raise AnswerSheetError(
+            f"{path}: line {line}: missing column(s) {', '.join(missing)}; the header is "
+            f"{', '.join(header)} (expected {', '.join(SHEET_COLUMNS)})"
+        )
+    unknown = [c for c in header if c not in (*SHEET_COLUMNS, *OPTIONAL_COLUMNS) and c]
+    if unknown:
+        raise AnswerSheetError(
+            f"{path}: line {line}: unknown column(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join((*SHEET_COLUMNS, *OPTIONAL_COLUMNS))}"
+        )
