@@ -108,6 +108,7 @@ class FaultServer:
         logprob_letters: tuple[tuple[str, float], ...] = (("B", -0.1), ("A", -2.5)),
         max_lifetime: float = 300.0,
         max_requests: int = 5000,
+        answer_first: int | None = None,
     ) -> None:
         self.plan = plan or FaultPlan()
         self.reply = reply
@@ -116,6 +117,8 @@ class FaultServer:
         self.logprob_letters = logprob_letters
         self.max_lifetime = max_lifetime
         self.max_requests = max_requests
+        #: Answer this many chat requests, then hold every later one until the server stops.
+        self.answer_first = answer_first
         self.stats = ServerStats()
         self.port: int | None = None
         self._rng = random.Random(self.plan.seed)
@@ -284,6 +287,10 @@ class FaultServer:
                 },
                 status=401,
             )
+        if self.answer_first is not None and self.stats.answered >= self.answer_first:
+            assert self._stopping is not None
+            await self._stopping.wait()
+            return web.json_response({"error": {"message": "server stopping"}}, status=503)
         fault = await self._fault()
         if fault is not None:
             return fault

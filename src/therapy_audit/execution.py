@@ -91,6 +91,36 @@ CRISIS_ARGS = {
 PERFORMANCE_SETTINGS: dict[str, Any] = {"log_realtime": False, "score_display": False}
 
 
+#: How often, as a share of a log's samples, finished samples are written to
+#: the log. A killed run (kill -9, a crash, a lost machine) loses the finished
+#: samples not yet written, at most ``log_buffer - 1`` per log, and ``resume``
+#: asks for them again. Inspect's default buffers a third of a small run (6 of
+#: 20 samples) and a 20th of a large one (104 of 2,090). Each write copies the
+#: whole log, so a fixed small buffer would make a long run's writes grow with
+#: the square of its length; about 100 writes per log keeps the cost linear.
+#: Measured by benchmarks/kill_loss.py.
+LOG_WRITES_PER_RUN = 100
+
+
+def log_buffer_for(samples: int) -> int:
+    """Finished samples held before a log write: about 1% of ``samples``, at least 1.
+
+    >>> log_buffer_for(20), log_buffer_for(2090), log_buffer_for(50_000)
+    (1, 21, 500)
+    """
+    return max(1, math.ceil(samples / LOG_WRITES_PER_RUN))
+
+
+def samples_per_log(tasks: Iterable[Any], limit: int | None, epochs: int | None) -> int:
+    """The most samples any one of ``tasks`` will write to its log."""
+    sizes = [
+        min(len(task.dataset), limit if limit is not None else len(task.dataset))
+        * (epochs or task.epochs or 1)
+        for task in tasks
+    ]
+    return max(sizes, default=0)
+
+
 def run_settings(profile: str = "therapy-audit") -> dict[str, Any]:
     """Eval keyword arguments our CLI applies by default (``inspect-defaults``: none)."""
     if profile == "inspect-defaults":
@@ -241,6 +271,8 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
         limit = shard_limit(limit, request.shard)
         if limit == 0:
             return []
+    if settings.get("log_buffer") is None:
+        settings["log_buffer"] = log_buffer_for(samples_per_log(tasks, limit, request.epochs))
     secrets = env_secrets(model_secret_names([request.model, request.client, *request.judges]))
     with lean_gc(), scrubbed_output(secrets):
         logs = inspect_eval(

@@ -108,6 +108,13 @@ def main() -> None:
     help="Seconds before one model request attempt is abandoned and retried.",
 )
 @click.option(
+    "--log-buffer",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Finished samples held in memory before they are written to the log; a killed "
+    "run loses fewer than this many per log. Default: 1% of the log's samples.",
+)
+@click.option(
     "--fail-on-error",
     type=click.FloatRange(min=0.0),
     default=DEFAULT_FAIL_ON_ERROR,
@@ -140,6 +147,7 @@ def run(
     max_connections: int | None,
     workers: int,
     attempt_timeout: int,
+    log_buffer: int | None,
     fail_on_error: float,
     task_arg: tuple[str, ...],
     model_arg: tuple[str, ...],
@@ -179,6 +187,7 @@ def run(
         ("temperature", temperature),
         ("seed", seed),
         ("max_connections", max_connections),
+        ("log_buffer", log_buffer),
     ):
         if value is not None:
             eval_settings[name] = value
