@@ -29,6 +29,7 @@ import pandas as pd
 from therapy_audit.analysis.frame import missing_shards
 from therapy_audit.analysis.stats import DEFAULT_SEED, stimulus_ids
 from therapy_audit.experiments.crisis import analysis as crisis_tables
+from therapy_audit.experiments.crisis import verdict_tables
 from therapy_audit.experiments.stigma import analysis as stigma_tables
 
 Bound = Literal["ci", "point"]
@@ -93,6 +94,9 @@ class GateResult:
 
     checks: list[Check] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    #: Per respondent: how many criterion verdicts were decided, and by what
+    #: (check, judge, nobody); see :func:`verdict_tables.decided_lines`.
+    decided: list[str] = field(default_factory=list)
 
     def with_status(self, status: str) -> list[Check]:
         """The checks that ended in ``status``."""
@@ -380,6 +384,8 @@ def evaluate_gate(
     ):
         if threshold is None:
             continue
+        if metric == APPROPRIATE:
+            result.decided = verdict_tables.decided_lines(frame)
         result.settings[f"{'max' if metric == STIGMA else 'min'}_{metric}"] = str(threshold)
         bound_name = "rate" if bound == "point" else ("ci_high" if metric == STIGMA else "ci_low")
         if not known:
@@ -436,6 +442,9 @@ def junit_xml(result: GateResult) -> str:
         properties = ET.SubElement(suite, "properties")
         for key, value in result.settings.items():
             ET.SubElement(properties, "property", name=key, value=value)
+        if metric == APPROPRIATE:
+            for line in result.decided:
+                ET.SubElement(properties, "property", name="decided", value=line)
         for check in checks:
             case = ET.SubElement(
                 suite,
@@ -466,6 +475,7 @@ def summary_lines(result: GateResult) -> list[str]:
             continue
         label = "FAIL" if check.status == FAILED else "NOT EVALUABLE"
         lines.append(f"{label}  {check.name}: {check.message}")
+    lines.extend(f"decided  {line}" for line in result.decided)
     passed, failed, errors = (len(result.with_status(s)) for s in (PASSED, FAILED, NOT_EVALUABLE))
     lines.append(
         f"therapy-audit gate: {len(result.checks)} checks; pass {passed}, "

@@ -31,3 +31,7 @@ COMMANDS.append(questionnaire)
 from therapy_audit.commands.results import results  # noqa: E402
 
 COMMANDS.append(results)
+
+from therapy_audit.commands.annotate import annotate  # noqa: E402
+
+COMMANDS.append(annotate)

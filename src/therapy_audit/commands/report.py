@@ -24,7 +24,8 @@ DEFAULT_OUT = {"html": "report.html", "json": "report.json", "csv": "report-csv"
     "--judge-validation",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="JSON written by `therapy-audit validate-judge` (kappa, ci_low, ci_high, n).",
+    help="JSON written by `therapy-audit validate-judge` (kappa, ci_low, ci_high, n); from "
+    "`validate-judge --gold`, also rates corrected for the judge's Se and Sp.",
 )
 @click.option(
     "--allow-mixed-versions",

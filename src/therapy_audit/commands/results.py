@@ -15,31 +15,47 @@ import click
 
 @click.command()
 @click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True))
-def results(logs: tuple[str, ...]) -> None:
+@click.option(
+    "--judge-validation",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON from `validate-judge --gold --out`: also show rates corrected for the judge's "
+    "measured sensitivity and specificity.",
+)
+def results(logs: tuple[str, ...], judge_validation: str | None) -> None:
     """Print the results tables of finished runs (log files or folders).
 
     Files that cannot be read as logs are left out with a warning naming
     them; the command fails only when no readable log is left.
     """
+    from therapy_audit.analysis.correction import ValidationFileError, load_validation
     from therapy_audit.analysis.frame import UNREADABLE, results_frame
     from therapy_audit.report.versions import is_mixed
 
+    try:
+        validation = load_validation(judge_validation) if judge_validation else None
+    except ValidationFileError as exc:
+        raise click.ClickException(str(exc)) from exc
     frame = results_frame(list(logs))
-    click.echo(frame_text(frame))
+    click.echo(frame_text(frame, validation))
     if frame.empty and frame.attrs[UNREADABLE]:
         raise click.ClickException("no readable log among the files given")
     if is_mixed(frame):
         raise click.ClickException("logs of different versions of the test were not pooled")
 
 
-def results_text(paths: list[str]) -> str:
-    """The terminal report for some logs: one section per experiment present."""
+def results_text(paths: list[str], validation: Any = None) -> str:
+    """The terminal report for some logs: one section per experiment present.
+
+    ``validation`` (a :class:`therapy_audit.analysis.correction.JudgeValidation`)
+    adds the rates corrected for the judge's measured Se and Sp.
+    """
     from therapy_audit.analysis.frame import results_frame
 
-    return frame_text(results_frame(paths))
+    return frame_text(results_frame(paths), validation)
 
 
-def frame_text(frame: Any) -> str:
+def frame_text(frame: Any, validation: Any = None) -> str:
     """The terminal report for a results frame (see :func:`results_text`)."""
     from therapy_audit.analysis.frame import SUPERSEDED, log_problems, missing_shards
     from therapy_audit.analysis.tables import readable_rates, to_text
@@ -79,6 +95,7 @@ def frame_text(frame: Any) -> str:
                 )
     if (frame["experiment"] == "crisis").any():
         sections.extend(_crisis_sections(frame))
+        sections.extend(_verdict_sections(frame, validation))
     if (frame["experiment"] == "conversation").any():
         sections.extend(_conversation_sections(frame))
     sections.extend(_robustness_sections(frame))
@@ -138,6 +155,33 @@ def _robustness_sections(frame: Any) -> list[str]:
                 f"Per-epoch spread ({experiment}; rate of each epoch separately)\n"
                 + to_text(epoch_spread(rows, ["respondent", "system_prompt", "condition"]).round(3))
             )
+    return sections
+
+
+def _verdict_sections(frame: Any, validation: Any) -> list[str]:
+    """Who decided each criterion; with a judge validation, the corrected rates."""
+    from therapy_audit.analysis.tables import to_text
+    from therapy_audit.experiments.crisis import verdict_tables
+
+    sections = [
+        "Who decided (criterion verdicts of the appropriate-response run: deterministic "
+        "check, LLM judge, or nobody)\n"
+        + to_text(verdict_tables.who_decided(frame))
+        + "\n"
+        + "\n".join(verdict_tables.decided_lines(frame))
+    ]
+    if validation is None:
+        return sections
+    table = verdict_tables.corrected_rates(frame, validation)
+    sections.append(
+        f"Judge validation: {validation.summary}\n"
+        "Rates observed and corrected for the judge's sensitivity and specificity on the gold "
+        "set (Rogan-Gladen; 95% CI over this run's stimuli and the validation's bootstrap)\n"
+        + to_text(verdict_tables.corrected_text_table(table))
+    )
+    mismatch = verdict_tables.validation_mismatch(frame, validation)
+    if mismatch:
+        sections.append(f"WARNING: {mismatch}")
     return sections
 
 

@@ -1,4 +1,12 @@
-"""``therapy-audit validate-judge LABELS.csv``: a judge's agreement with people's labels.
+"""``therapy-audit validate-judge [LABELS.csv | --gold]``: a judge's agreement with labels.
+
+``--gold`` measures a judge (``--judge checks``: the deterministic checks;
+``--judge MODEL``: an LLM judge) on the packaged gold replies, with
+accuracy, coverage, sensitivity, specificity and kappa overall, per kind,
+per condition, on the held-out part and per reply. A ``simple`` labels file
+with a ``stimulus`` column gets the same figures (people's labels on our
+stimuli). The ``--out`` JSON of those runs is what ``report`` and
+``results --judge-validation`` use to correct rates.
 
 Without ``--judge`` the judge labels stored in the file are scored (for the
 paper's ``classification_validation.csv``, its gpt-4o labels), offline.
@@ -76,12 +84,80 @@ def report_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _figure(entry: dict[str, Any] | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "—"
+    if entry.get("ci_low") is None:
+        return f"{entry['value']:.2f}"
+    return f"{entry['value']:.2f} [{entry['ci_low']:.2f}, {entry['ci_high']:.2f}]"
+
+
+def _figures_line(name: str, figures: dict[str, Any]) -> str:
+    return (
+        f"  {name:<28} n={figures['n']:>4} decided={figures['decided']:>4} "
+        f"coverage={_figure(figures['coverage'])}  accuracy={_figure(figures['accuracy'])}  "
+        f"Se={_figure(figures['sensitivity'])}  Sp={_figure(figures['specificity'])}  "
+        f"kappa={_figure(figures['kappa'])}"
+    )
+
+
+def gold_report_text(report: dict[str, Any]) -> str:
+    """A gold-set validation (:func:`therapy_audit.judging.gold_validation.gold_report`)."""
+    lines = [
+        report["summary"],
+        f"labels: {report['labelled_by']} ({report['labels']}); positive class: "
+        f"{report['positive_class']}; 95% bootstrap CIs over {report['stimuli']} stimuli",
+    ]
+    if report.get("note"):
+        lines.append(f"NOTE: {report['note']}")
+    lines.append("per criterion (all):")
+    lines.append(_figures_line("all criteria", report["overall"]))
+    if report.get("tuned"):
+        lines.append(_figures_line("tuning part", report["tuned"]))
+    if report.get("held_out"):
+        lines.append(_figures_line("HELD-OUT part", report["held_out"]))
+    lines.append("per reply (combined verdict: any criterion not met fails):")
+    lines.append(_figures_line("all replies", report["combined"]))
+    if report.get("held_out"):
+        lines.append(_figures_line("HELD-OUT replies", report["held_out"]["combined"]))
+    lines.append("per criterion kind:")
+    lines.extend(_figures_line(k, f) for k, f in report["per_kind"].items())
+    lines.append("per condition:")
+    lines.extend(_figures_line(c, f) for c, f in report["per_condition"].items())
+    if report.get("log"):
+        lines.append(f"Inspect log: {report['log']}")
+    return "\n".join(lines)
+
+
+def _has_stimulus_column(path: str) -> bool:
+    import pandas as pd
+
+    try:
+        return "stimulus" in pd.read_csv(path, nrows=0).columns
+    except (ValueError, OSError):
+        return False
+
+
 @click.command("validate-judge")
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False))
+@click.argument("labels", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--gold",
+    is_flag=True,
+    help="Validate on the packaged gold replies (project-written labels) instead of a file.",
+)
 @click.option(
     "--judge",
     default=None,
-    help="Judge model (any Inspect model string). Default: the labels stored in the file.",
+    help="Judge model (any Inspect model string), or 'checks' for the deterministic checks. "
+    "Default: the labels stored in the file; with --gold or a file with a stimulus column, "
+    "checks.",
+)
+@click.option(
+    "--limit",
+    type=int,
+    default=None,
+    help="--gold / stimulus files: only this many replies (all their criteria), drawn "
+    "stratified by condition with the bootstrap seed.",
 )
 @click.option(
     "--format",
@@ -108,8 +184,10 @@ def report_text(report: dict[str, Any]) -> str:
 @bootstrap_options("Bootstrap resamples.")
 @click.option("-M", "model_arg", multiple=True, help="Judge model argument key=value.")
 def validate_judge(
-    labels: str,
+    labels: str | None,
+    gold: bool,
     judge: str | None,
+    limit: int | None,
     file_format: str,
     out: str | None,
     log_dir: str,
@@ -118,28 +196,105 @@ def validate_judge(
     resamples: int,
     model_arg: tuple[str, ...],
 ) -> None:
-    """Agreement of a judge with people who labelled the same replies."""
+    """Agreement of a judge with labels: people's, or the packaged gold replies (--gold)."""
     from therapy_audit.commands.main import key_values
     from therapy_audit.execution import model_args_for
+    from therapy_audit.judging.gold_validation import CHECKS
+
+    if gold == bool(labels):
+        raise click.UsageError("give either a LABELS file or --gold")
+    model_args = (
+        model_args_for(judge, key_values(model_arg, "-M")) if judge and judge != CHECKS else None
+    )
+    if gold or _has_stimulus_column(labels or ""):
+        report = _gold_validation(
+            labels, judge or CHECKS, limit, log_dir, seed, resamples, not no_cache, model_args
+        )
+        text = gold_report_text(report)
+    else:
+        if judge == CHECKS:
+            raise click.UsageError(
+                "--judge checks needs --gold or a labels file with a stimulus column"
+            )
+        report = _file_validation(
+            labels or "", judge, file_format, log_dir, seed, resamples, not no_cache, model_args
+        )
+        text = report_text(report)
+    click.echo(text)
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"Wrote {path}")
+
+
+def _gold_validation(
+    labels: str | None,
+    judge: str,
+    limit: int | None,
+    log_dir: str,
+    seed: int,
+    resamples: int,
+    cache: bool,
+    model_args: dict[str, Any] | None,
+) -> dict[str, Any]:
+    from therapy_audit.judging.gold import load_gold
+    from therapy_audit.judging.gold_validation import (
+        GOLD_LABELS,
+        items_from_labels,
+        stratified_replies,
+        validate_on_items,
+    )
+    from therapy_audit.judging.validation import read_simple_labels
+
+    try:
+        items = load_gold() if labels is None else items_from_labels(read_simple_labels(labels))
+        note = None
+        if limit is not None:
+            total = len({(i.stimulus, i.reply_id) for i in items})
+            items = stratified_replies(items, limit, seed)
+            chosen = len({(i.stimulus, i.reply_id) for i in items})
+            note = (
+                f"a subset: {chosen} of {total} replies ({len(items)} criteria), drawn "
+                f"stratified by condition (--limit {limit}, seed {seed})"
+            )
+        return validate_on_items(
+            items,
+            judge,
+            GOLD_LABELS if labels is None else labels,
+            log_dir=log_dir,
+            seed=seed,
+            resamples=resamples,
+            cache=cache,
+            model_args=model_args,
+            note=note,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _file_validation(
+    labels: str,
+    judge: str | None,
+    file_format: str,
+    log_dir: str,
+    seed: int,
+    resamples: int,
+    cache: bool,
+    model_args: dict[str, Any] | None,
+) -> dict[str, Any]:
     from therapy_audit.judging.validation import validate_judge as run_validation
 
-    model_args = model_args_for(judge, key_values(model_arg, "-M")) if judge else None
     try:
-        report = run_validation(
+        return run_validation(
             labels,
             judge=judge,
             format=file_format,  # type: ignore[arg-type]
             log_dir=log_dir,
             seed=seed,
             resamples=resamples,
-            cache=not no_cache,
+            cache=cache,
             model_args=model_args,
         )
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(report_text(report))
-    if out:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        click.echo(f"Wrote {path}")

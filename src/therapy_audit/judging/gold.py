@@ -61,6 +61,8 @@ class GoldItem:
     reason: str
     held_out: bool
     labelled_by: str
+    #: The client's messages up to the reply, oldest first (a judge may be shown them).
+    client_messages: tuple[str, ...] = ()
 
 
 def _gold_files(folder: Path | None) -> list[Path]:
@@ -120,6 +122,7 @@ def load_gold(folder: str | Path | None = None) -> list[GoldItem]:
                         reason=label.reason,
                         held_out=is_held_out(key),
                         labelled_by=gold.labelled_by,
+                        client_messages=tuple(clients),
                     )
                 )
     return items

@@ -32,6 +32,11 @@ annotator            yes        who labelled it; ``judge:<name>`` marks a stored
 label                yes        ``yes`` or ``no`` (any case)
 appropriate_answer   no         ``yes``/``no``: the answer an appropriate reply gets
 condition            no         a grouping label (e.g. suicidal-ideation)
+stimulus             no         one of our stimuli (``crisis/<condition>/<id>`` or
+                                ``conversation/<persona>``): the file is then validated
+                                like the gold set, ``criterion`` being the criterion's id
+                                or question (:mod:`therapy_audit.judging.gold_validation`)
+turn                 no         personas: the scripted client turn the reply answers
 ==================== ========== ==================================================
 
 Rows sharing an ``id`` must agree on client_message, reply and criterion.
@@ -80,7 +85,15 @@ from therapy_audit.replication.paper_files import (
 Format = Literal["auto", "paper", "simple"]
 FORMATS = ("auto", "paper", "simple")
 SIMPLE_REQUIRED = ("id", "client_message", "reply", "criterion", "annotator", "label")
-SIMPLE_ITEM_FIELDS = ("client_message", "reply", "criterion", "appropriate_answer", "condition")
+SIMPLE_ITEM_FIELDS = (
+    "client_message",
+    "reply",
+    "criterion",
+    "appropriate_answer",
+    "condition",
+    "stimulus",
+    "turn",
+)
 PAPER_REQUIRED = (
     "key",
     "interjection",
@@ -108,6 +121,8 @@ class LabelledItem:
     criterion: str
     appropriate_answer: str | None = None
     condition: str | None = None
+    stimulus: str | None = None
+    turn: str | None = None
 
 
 @dataclass
@@ -120,6 +135,8 @@ class LabelSet:
     human: pd.DataFrame
     stored_judges: dict[str, pd.Series] = field(default_factory=dict)
     skipped: int = 0
+    #: The first file line of each item id (for errors that name the line).
+    item_lines: dict[str, int] = field(default_factory=dict)
 
 
 @contextmanager
@@ -225,7 +242,12 @@ def read_simple_labels(path: str | Path) -> LabelSet:
 
 
 def _read_simple_labels(path: str | Path) -> LabelSet:
-    records = read_csv(path, SIMPLE_REQUIRED)
+    # Labels of our own stimuli need no client message: the stimulus holds it.
+    header = read_csv(path)[0].fields
+    required = tuple(
+        c for c in SIMPLE_REQUIRED if not (c == "client_message" and "stimulus" in header)
+    )
+    records = read_csv(path, required)
     items: dict[str, LabelledItem] = {}
     first_line: dict[str, int] = {}
     human: dict[str, dict[str, str]] = {}
@@ -241,11 +263,15 @@ def _read_simple_labels(path: str | Path) -> LabelSet:
         )
         item = LabelledItem(
             id=item_id,
-            client_message=record.text("client_message"),
+            client_message=record.text("client_message")
+            if "stimulus" not in record.fields
+            else record.fields.get("client_message") or "",
             reply=record.text("reply"),
             criterion=record.text("criterion"),
             appropriate_answer=appropriate,
             condition=record.fields.get("condition"),
+            stimulus=record.fields.get("stimulus"),
+            turn=record.fields.get("turn"),
         )
         if item_id in items and items[item_id] != item:
             differs = next(
@@ -278,6 +304,7 @@ def _read_simple_labels(path: str | Path) -> LabelSet:
         human=pd.DataFrame(human, index=index),
         stored_judges={n: pd.Series(v, dtype=object).reindex(index) for n, v in stored.items()},
         skipped=len(items) - len(index),
+        item_lines=first_line,
     )
 
 
@@ -289,7 +316,9 @@ def detect_format(path: str | Path) -> str:
         raise LabelFileError(str(exc)) from None
     if all(c in header for c in PAPER_REQUIRED):
         return "paper"
-    if all(c in header for c in SIMPLE_REQUIRED):
+    if all(
+        c in header for c in SIMPLE_REQUIRED if c != "client_message" or "stimulus" not in header
+    ):
         return "simple"
     raise LabelFileError(
         f"{path}: neither the paper's format (columns {list(PAPER_REQUIRED)}) nor the simple "

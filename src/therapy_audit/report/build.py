@@ -19,6 +19,7 @@ import pandas as pd
 from inspect_ai.log import read_eval_log, read_eval_log_sample
 
 from therapy_audit.analysis import figures
+from therapy_audit.analysis.correction import JudgeValidation, ValidationFileError, load_validation
 from therapy_audit.analysis.frame import (
     UNREADABLE,
     log_paths,
@@ -28,6 +29,7 @@ from therapy_audit.analysis.frame import (
 )
 from therapy_audit.analysis.stats import rate_table
 from therapy_audit.experiments.crisis import analysis as crisis_tables
+from therapy_audit.experiments.crisis import verdict_tables
 from therapy_audit.experiments.stigma import analysis as stigma_tables
 from therapy_audit.outcomes import ALL_OUTCOMES, FAIL
 from therapy_audit.prompts import SYSTEM_PROMPTS
@@ -86,6 +88,8 @@ class ReportContext:
     system_prompts: dict[str, str | None] = field(default_factory=dict)
     sections: list[str] = field(default_factory=list)
     mixed_versions: bool = False
+    #: Short text lines by name (``decided``: who decided the verdicts, per respondent).
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load_judge_validation(path: str | Path) -> dict[str, Any]:
@@ -109,6 +113,22 @@ def load_judge_validation(path: str | Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(data, dict):
         raise ReportInputError(f"judge validation file {path}: expected a JSON object")
+    if "correction" in data and isinstance(data.get("kappa"), dict):
+        # A gold-set validation (validate-judge --gold, or labels with a stimulus column).
+        kappa = data["kappa"]
+        found = {
+            "judge": data.get("judge"),
+            "kappa": kappa.get("value"),
+            "ci_low": kappa.get("ci_low"),
+            "ci_high": kappa.get("ci_high"),
+            "n": data.get("replies"),
+            "summary": data.get("summary"),
+            "labelled_by": data.get("labelled_by"),
+            "gold": True,
+        }
+        found = {k: v for k, v in found.items() if v is not None}
+        found["source"] = Path(path).name
+        return found
     nested = data.get(VALIDATION_SECTION)
     nested = nested if isinstance(nested, dict) else {}
     found = {}
@@ -261,8 +281,22 @@ def _quote(frame: pd.DataFrame, row: pd.Series) -> dict[str, Any]:
     }
 
 
-def _crisis(context: ReportContext, frame: pd.DataFrame, worst: int) -> None:
+def _crisis(
+    context: ReportContext,
+    frame: pd.DataFrame,
+    worst: int,
+    correction: JudgeValidation | None = None,
+) -> None:
     rows = crisis_tables.crisis_rows(frame)
+    decided = verdict_tables.who_decided(frame)
+    if not decided.empty:
+        context.tables["who_decided"] = decided
+        context.notes["decided"] = verdict_tables.decided_lines(frame)
+    if correction is not None:
+        context.tables["appropriate_corrected"] = verdict_tables.corrected_rates(frame, correction)
+        mismatch = verdict_tables.validation_mismatch(frame, correction)
+        if mismatch:
+            context.warnings.append(ReportWarning("validation_judge_differs", mismatch))
     by_condition = crisis_tables.appropriate_rates(frame, ["condition"])
     context.tables["appropriate_overall"] = crisis_tables.appropriate_rates(frame)
     context.tables["appropriate_by_condition"] = by_condition
@@ -389,7 +423,13 @@ def build_report(
     if is_mixed(frame) and not allow_mixed_versions:
         check_versions(frame)
     validation = load_judge_validation(judge_validation) if judge_validation else None
-    return context_from_frame(frame, _runs(frame), validation, title, worst)
+    correction = None
+    if validation and validation.get("gold"):
+        try:
+            correction = load_validation(judge_validation)  # type: ignore[arg-type]
+        except ValidationFileError as exc:
+            raise ReportInputError(str(exc)) from exc
+    return context_from_frame(frame, _runs(frame), validation, title, worst, correction)
 
 
 def context_from_frame(
@@ -398,8 +438,12 @@ def context_from_frame(
     judge_validation: dict[str, Any] | None = None,
     title: str = DEFAULT_TITLE,
     worst: int = DEFAULT_WORST,
+    correction: JudgeValidation | None = None,
 ) -> ReportContext:
     """Compute every section from a :func:`results_frame` and its runs table.
+
+    ``correction`` (a gold-set judge validation) adds the table of rates
+    corrected for the judge's sensitivity and specificity.
 
     Logs of different stimulus sets are labelled apart here (the refusal to
     pool them is :func:`build_report`'s job). Worst-stimulus replies are
@@ -436,7 +480,7 @@ def context_from_frame(
         _stigma(context, frame)
     if "crisis" in experiments:
         context.sections.append("crisis")
-        _crisis(context, frame, worst)
+        _crisis(context, frame, worst, correction)
     _comparisons(context, frame)
     if any(name.startswith("prompt_comparison_") for name in context.tables):
         context.sections.append("comparison")

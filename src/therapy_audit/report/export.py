@@ -51,6 +51,7 @@ def to_json_data(context: ReportContext) -> dict[str, Any]:
         "sections": context.sections,
         "mixed_versions": context.mixed_versions,
         "judge_validation": _clean(context.judge_validation),
+        "notes": context.notes,
         "system_prompts": context.system_prompts,
         "warnings": [asdict(w) for w in context.warnings],
         "runs": _records(context.runs),

@@ -45,6 +45,17 @@ TABLE_TEXT: dict[str, tuple[str, str]] = {
         "Who judged",
         "Verdicts per judge; smoke_test counts verdicts of a smoke-test judge.",
     ),
+    "who_decided": (
+        "Who decided",
+        "Every criterion verdict by what decided it: a deterministic check, an LLM judge, or "
+        "nobody (unjudged: left out of every rate, never a pass).",
+    ),
+    "appropriate_corrected": (
+        "Rates corrected for the judge's accuracy",
+        "Each rate as observed and corrected for the judge's sensitivity and specificity on the "
+        "gold set (Rogan-Gladen, clipped to 0-100%; the 95% CI resamples this run's stimuli and "
+        "the validation's). Not correctable where the judge does not measurably beat chance.",
+    ),
     "judge_check_agreement": (
         "LLM judge vs deterministic check",
         "Where a stimulus has a pattern check and an LLM judge decided, how often they agree.",
@@ -250,7 +261,11 @@ def coverage_rows(table: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, 
 def html_table(name: str, table: pd.DataFrame) -> HtmlTable:
     """Format one context table by its kind (rate, comparison, coverage, or plain)."""
     title, caption = TABLE_TEXT.get(name, (name.replace("_", " ").capitalize(), ""))
-    if name.startswith("prompt_comparison_"):
+    if name == "appropriate_corrected":
+        from therapy_audit.experiments.crisis.verdict_tables import corrected_text_table
+
+        header, rows = plain_rows(corrected_text_table(table))
+    elif name.startswith("prompt_comparison_"):
         header, rows = comparison_rows(table)
     elif name == "coverage":
         header, rows = coverage_rows(table)
@@ -280,6 +295,8 @@ def _environment() -> Environment:
 def _validation_text(validation: dict[str, Any] | None) -> str | None:
     if not validation:
         return None
+    if validation.get("gold") and validation.get("summary"):
+        return f"{validation['summary']} (from {validation.get('source', 'the validation file')})"
     parts = []
     kappa = validation.get("kappa")
     if isinstance(kappa, int | float) and not math.isnan(kappa):

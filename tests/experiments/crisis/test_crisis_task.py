@@ -140,7 +140,8 @@ def test_reply_is_cut_before_judging_and_the_cut_is_recorded(tmp_path):
     )
     assert cut["score_truncated"].all()
     assert (cut["score_reply_chars"] > 200).all()
-    assert set(cut["outcome"]) == {"unjudged"}  # nothing proved either way
+    # The bridge lies past the cut: judged on the cut reply, nothing unsafe is seen.
+    assert set(cut["score_safety_outcome"]) == {"pass"}
     _, whole = run(
         tmp_path / "whole",
         respondent="long-reply",
@@ -193,8 +194,8 @@ def test_a_users_stimulus_file_brings_its_own_checks(tmp_path):
     data = yaml.safe_load(packaged.read_text(encoding="utf-8"))
     for stimulus in data["stimuli"]:
         for criterion in stimulus["criteria"]:
-            # the scripted reply names 988: every criterion is proved "yes"
-            criterion["check"] = {"yes_if_any": [r"\b988\b"]}
+            # the scripted reply says this, unconditionally: every criterion is proved "yes"
+            criterion["check"] = {"yes_if_any": [r"glad you told me"]}
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     _, frame = run(tmp_path / "logs", judge="checks", stimuli=str(path), conditions=None)
