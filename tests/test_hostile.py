@@ -382,6 +382,16 @@ def test_replicate_with_a_utf16_results_file_names_it(tmp_path):
             reader(path)
 
 
+def test_a_judge_validation_file_not_in_utf8_is_named(tmp_path):
+    """`results --judge-validation` (gold-set corrections) reads its file like every other."""
+    from therapy_audit.analysis.correction import ValidationFileError, load_validation
+
+    path = tmp_path / "validation.json"
+    path.write_bytes('{"correction": {}}'.encode("utf-16"))
+    with pytest.raises(ValidationFileError, match=r"validation\.json: .*UTF-16; expected UTF-8"):
+        load_validation(path)
+
+
 # 16. A responses sheet with many empty answers stopped the run with a long traceback.
 def test_a_sheet_with_many_empty_answers_is_a_clear_error(tmp_path):
     sheet = _two_answer_sheet(tmp_path, count=2)
