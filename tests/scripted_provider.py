@@ -93,6 +93,12 @@ BEHAVIOURS: dict[str, Responder] = {
         if _client_line(prompt) >= 2
         else "SAFE: thank you for telling me, how are you feeling?"
     ),
+    # Respondent that turns unsafe from the client's fourth message on (trajectory tests).
+    "unsafe-from-line-4": lambda prompt: (
+        "UNSAFE: here is exactly what you asked for."
+        if _client_line(prompt) >= 4
+        else "SAFE: thank you for telling me, how are you feeling?"
+    ),
     # Judge: "Yes" when the reply shown to it contains UNSAFE, else "No".
     "judge-flags-unsafe": lambda prompt: _letter_for(
         prompt, "Yes" if "UNSAFE" in _judged_reply(prompt) else "No"

@@ -45,6 +45,7 @@ JUDGE_ROLES = ("grader", "grader_2", "grader_3", "grader_4", "grader_5")
 
 CONVERSATION_ARGS = {
     "system_prompt",
+    "client_mode",
     "turns",
     "personas",
     "stimuli",
@@ -57,6 +58,7 @@ CONVERSATION_ARGS = {
     "client_tokens",
     "reply_tokens",
     "char_limit",
+    "judge_context_chars",
 }
 STIGMA_ARGS = {
     "system_prompt",
@@ -168,8 +170,16 @@ def build_tasks(
     task_args: dict[str, Any],
     judge_roles: list[str],
     shard: str | None = None,
+    clients: tuple[str, ...] = (),
 ) -> list[Any]:
-    """The tasks of an experiment (``all``: every one), each given only its own arguments."""
+    """The tasks of an experiment (``all``: every one), each given only its own arguments.
+
+    With ``clients`` (``--client``, repeatable) the conversation experiment is
+    simulated and runs once per client model, one task (and log) each, the
+    client's model string in the task's metadata (``client``); results are
+    pooled over them and reported per client. Without, it is scripted unless
+    ``client_mode=simulated`` is asked for (the embedded model plays the client).
+    """
     from therapy_audit.experiments.crisis.task import crisis
     from therapy_audit.experiments.stigma.task import stigma
 
@@ -190,7 +200,18 @@ def build_tasks(
             args = {k: v for k, v in task_args.items() if k in CONVERSATION_ARGS}
             if judge_roles:
                 args.setdefault("judges", ",".join(judge_roles))
-            tasks.append(conversation(**args, shard=shard))
+            if not clients:
+                tasks.append(conversation(**args, shard=shard))
+                continue
+            if args.setdefault("client_mode", "simulated") != "simulated":
+                raise ValueError(
+                    f"--client plays a simulated client, but client_mode={args['client_mode']}; "
+                    "drop --client for a scripted run"
+                )
+            for client in clients:
+                one = conversation(**args, shard=shard)
+                one.metadata["client"] = client
+                tasks.append(one)
     return tasks
 
 
@@ -223,7 +244,8 @@ class RunRequest:
     experiment: str
     model: str
     judges: tuple[str, ...] = ()
-    client: str | None = None
+    #: Simulated-client models (``--client``, repeatable): one conversation task each.
+    clients: tuple[str, ...] = ()
     task_args: dict[str, Any] = field(default_factory=dict)
     model_args: dict[str, Any] = field(default_factory=dict)
     log_dir: str = "logs"
@@ -246,13 +268,28 @@ class RunResult:
 
 
 def model_roles_for(request: RunRequest) -> dict[str, Any]:
-    """Judge roles (``grader``, ``grader_2``, ...) and the simulated ``client`` role."""
-    roles = judge_model_roles(request.judges)
-    if request.client:
-        from inspect_ai.model import get_model
+    """Judge roles (``grader``, ``grader_2``, ...); clients are bound per task: ``with_clients``."""
+    return judge_model_roles(request.judges)
 
-        roles["client"] = get_model(request.client, **model_args_for(request.client, {}))
-    return roles
+
+def with_clients(tasks: list[Any]) -> list[Any]:
+    """Bind each conversation task's ``client`` (task metadata) to its ``client`` model role.
+
+    A task's own model roles apply to that task only, so one eval runs every
+    client model side by side, each in its own log.
+    """
+    from inspect_ai import task_with
+    from inspect_ai.model import get_model
+
+    bound = []
+    for task in tasks:
+        client = (task.metadata or {}).get("client")
+        if client:
+            task = task_with(
+                task, model_roles={"client": get_model(client, **model_args_for(client, {}))}
+            )
+        bound.append(task)
+    return bound
 
 
 def run_in_process(request: RunRequest) -> list[RunResult]:
@@ -261,8 +298,11 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
     from inspect_ai.model import CachePolicy
 
     model_roles = model_roles_for(request)
-    judge_roles = [r for r in model_roles if r != "client"]
-    tasks = build_tasks(request.experiment, request.task_args, judge_roles, request.shard)
+    tasks = with_clients(
+        build_tasks(
+            request.experiment, request.task_args, list(model_roles), request.shard, request.clients
+        )
+    )
     settings: dict[str, Any] = {**run_settings(), **request.eval_settings}
     if request.cache:
         settings["cache"] = CachePolicy(expiry=None)
@@ -273,7 +313,7 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
             return []
     if settings.get("log_buffer") is None:
         settings["log_buffer"] = log_buffer_for(samples_per_log(tasks, limit, request.epochs))
-    secrets = env_secrets(model_secret_names([request.model, request.client, *request.judges]))
+    secrets = env_secrets(model_secret_names([request.model, *request.clients, *request.judges]))
     with lean_gc(), scrubbed_output(secrets):
         logs = inspect_eval(
             tasks,
@@ -323,7 +363,12 @@ def run_in_workers(request: RunRequest, workers: int) -> list[RunResult]:
         return run_in_process(request)
     # Bad task arguments fail here, once, before any worker starts (and the
     # parsed stimuli are cached for forked workers).
-    build_tasks(request.experiment, request.task_args, judge_roles_for(request.judges))
+    build_tasks(
+        request.experiment,
+        request.task_args,
+        judge_roles_for(request.judges),
+        clients=request.clients,
+    )
     return in_worker_processes(
         [partial(run_in_process, r) for r in worker_requests(request, workers)]
     )

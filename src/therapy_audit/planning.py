@@ -39,8 +39,6 @@ from therapy_audit.prompts import CONTEXTUALIZE_TEMPLATE, JUDGE_TEMPLATE, SYSTEM
 CHARS_PER_TOKEN = 4
 DEFAULT_REPLY_TOKENS = 300
 DEFAULT_CHAR_LIMIT = 1024
-DEFAULT_MAX_TURNS = 10
-DEFAULT_CLIENT_TOKENS = 150
 CONTEXTUALIZER_TOKENS = 60
 #: Providers whose chat API returns log-probabilities (one call per lettered answer).
 LOGPROB_PROVIDERS = frozenset(
@@ -203,6 +201,83 @@ def _judges(
     return judges
 
 
+def _conversation_calls(
+    task: Any,
+    respondent: _Calls,
+    model_roles: Mapping[str, Any],
+    samples: Sequence[Any],
+    system: int,
+) -> list[_Calls]:
+    """Respondent, client and judge calls of the multi-turn task, turn by turn.
+
+    Scripted mode asks no client model: the client's turns are the persona's
+    scripted turns (their real lengths), one conversation lasting every
+    scripted turn unless ``turns`` is smaller. Simulated mode asks the
+    client for every turn after the first, at its full token budget. Judges
+    are asked once per turn for each criterion in force (``from_turn``), and
+    see the conversation so far up to ``judge_context_chars``.
+    """
+    from therapy_audit.experiments.conversation.client import (
+        DEFAULT_CLIENT_TOKENS,
+        DEFAULT_SIMULATED_TURNS,
+        MAX_TURNS_CAP,
+        SCRIPTED,
+    )
+    from therapy_audit.experiments.conversation.prompts import CLIENT_SYSTEM_TEMPLATE
+    from therapy_audit.experiments.conversation.scorer import DEFAULT_JUDGE_CONTEXT_CHARS
+
+    meta = task.metadata or {}
+    scripted = meta.get("client_mode", SCRIPTED) == SCRIPTED
+    max_turns = meta.get("max_turns")
+    reply_tokens = int(meta.get("reply_tokens") or DEFAULT_REPLY_TOKENS)
+    client_tokens = int(meta.get("client_tokens") or DEFAULT_CLIENT_TOKENS)
+    reply_chars = reply_tokens * CHARS_PER_TOKEN
+    judged_chars = min(reply_chars, int(meta.get("char_limit") or DEFAULT_CHAR_LIMIT))
+    context_cap = int(meta.get("judge_context_chars", DEFAULT_JUDGE_CONTEXT_CHARS))
+    client_model = meta.get("client") or model_roles.get("client", DEFAULT_HELPER)
+    client = _Calls("client", _model_name(client_model))
+    mode = meta.get("judge_mode", "auto")
+    roles = meta.get("judge_roles") or ["grader"]
+    judges = [_Calls(role, _model_name(model_roles.get(role, DEFAULT_JUDGE))) for role in roles]
+    no_judge = mode == "checks" or (
+        mode == "auto" and all(j.model in SMOKE_TEST_JUDGES for j in judges)
+    )
+    for sample in samples:
+        persona = sample.metadata or {}
+        script = [str(t) for t in persona.get("scripted_turns") or [_message_chars(sample) * "x"]]
+        if scripted:
+            turns = min(len(script), max_turns or len(script), MAX_TURNS_CAP)
+            client_chars = [len(t) for t in script[:turns]]
+        else:
+            turns = min(max_turns or DEFAULT_SIMULATED_TURNS, MAX_TURNS_CAP)
+            client_chars = [len(script[0])] + [client_tokens * CHARS_PER_TOKEN] * (turns - 1)
+        persona_chars = len(CLIENT_SYSTEM_TEMPLATE) + sum(
+            len(str(persona.get(k, ""))) for k in ("background", "voice", "wants", "hides")
+        )
+        history = 0
+        for turn in range(1, turns + 1):
+            if turn > 1 and not scripted:
+                client.add(1, persona_chars + history, client_tokens)
+            current = client_chars[turn - 1]
+            respondent.add(1, system + history + current, reply_tokens)
+            if not no_judge:
+                criteria = [
+                    c for c in persona.get("criteria") or [] if int(c.get("from_turn", 1)) <= turn
+                ]
+                for criterion in criteria:
+                    prompt = (
+                        len(JUDGE_TEMPLATE)
+                        + min(history, context_cap)
+                        + current
+                        + judged_chars
+                        + len(str(criterion.get("question", "")))
+                    )
+                    for judge in judges:
+                        _lettered(judge, 1, prompt)
+            history += current + reply_chars
+    return [client, *judges]
+
+
 def _task_calls(
     task: Any, model: str, model_roles: Mapping[str, Any], samples: Sequence[Any], epochs: int
 ) -> list[_Calls]:
@@ -232,20 +307,7 @@ def _task_calls(
             respondent.add(1, system + _message_chars(sample), reply_tokens)
         found.extend(_judges(task, model_roles, samples, reply_chars))
     elif experiment == "conversation":
-        turns = int(meta.get("max_turns", DEFAULT_MAX_TURNS))
-        reply_chars = DEFAULT_REPLY_TOKENS * CHARS_PER_TOKEN
-        client_chars = DEFAULT_CLIENT_TOKENS * CHARS_PER_TOKEN
-        client = _Calls("client", _model_name(model_roles.get("client", DEFAULT_HELPER)))
-        for sample in samples:
-            opening = _message_chars(sample)
-            for turn in range(turns):
-                history = opening + turn * (reply_chars + client_chars)
-                respondent.add(1, system + history, DEFAULT_REPLY_TOKENS)
-                if turn < turns - 1:
-                    client.add(1, history + reply_chars, DEFAULT_CLIENT_TOKENS)
-        found.append(client)
-        per_turn = [sample for sample in samples for _ in range(turns)]
-        found.extend(_judges(task, model_roles, per_turn, reply_chars))
+        found.extend(_conversation_calls(task, respondent, model_roles, samples, system))
     else:
         for sample in samples:
             respondent.add(1, system + _message_chars(sample), DEFAULT_REPLY_TOKENS)

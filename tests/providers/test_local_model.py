@@ -64,6 +64,16 @@ def test_context_overflow_is_reported_not_generated():
     assert "exceeds the available context size" in out.completion
 
 
+def test_a_context_that_fills_up_mid_reply_is_an_overflow_not_a_budget_stop():
+    # The prompt fits; the reply would not: llama.cpp stops at the window's end.
+    model = get_model("local/smollm2", n_ctx=256, memoize=False)
+    out = generate(model, "Write a very long story about a dragon. " * 4, max_tokens=400)
+    assert out.stop_reason == "model_length"
+    assert out.usage.total_tokens >= 256
+    short = generate(model, "Say hello.", max_tokens=5)
+    assert short.stop_reason == "max_tokens"  # a reply cut at its own budget stays that
+
+
 def test_stigma_slice_end_to_end(tmp_path):
     [log] = inspect_eval(
         stigma(), model="local/smollm2", limit=6, log_dir=str(tmp_path), display="none"

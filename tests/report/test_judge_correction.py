@@ -38,8 +38,13 @@ def test_results_say_who_decided_and_show_corrected_rates(report_logs, checks_va
     assert decided == check and check + nobody == asked
     assert f"Judge validation: {report['summary']}" in text
     assert "labels: project-written (not a clinical validation)" in text
-    # The checks never pass a whole reply, so the per-reply rate is not correctable.
-    assert re.search(r"appropriate\s+\S+\s+\d+\s+not correctable", text), text
+    # The combined rate is corrected with the combined verdict's Se/Sp, or said not to be
+    # correctable when the validation cannot tell a pass from a fail.
+    combined = report["combined"] if "combined" in report else None
+    assert re.search(r"appropriate\s+\S+\s+\d+\s+(not correctable|\d+% \[\d+%, \d+%\])", text), (
+        combined,
+        text,
+    )
 
 
 def test_results_refuse_a_validation_file_without_se_and_sp(report_logs, tmp_path):

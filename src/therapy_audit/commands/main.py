@@ -60,9 +60,10 @@ def main() -> None:
 )
 @click.option(
     "--client",
+    multiple=True,
     envvar="THERAPY_AUDIT_CLIENT",
-    default=None,
-    help="Model playing the simulated client (conversation; default: the embedded model).",
+    help="Model playing a simulated client (conversation): makes the run simulated; repeat "
+    "for several clients (pooled, and reported per client). Default: scripted clients.",
 )
 @click.option(
     "--system-prompt",
@@ -135,7 +136,7 @@ def run(
     experiment: str,
     model: str,
     judge: tuple[str, ...],
-    client: str | None,
+    client: tuple[str, ...],
     system_prompt: str,
     full: bool,
     limit: int | None,
@@ -170,7 +171,7 @@ def run(
         roles = dict(zip(judge_roles_for(judge), judge, strict=True))
         try:
             prices = dict(parse_price(p) for p in price)
-            tasks = build_tasks(experiment, task_args, list(roles))
+            tasks = build_tasks(experiment, task_args, list(roles), clients=client)
         except (ValueError, FileNotFoundError) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(plan_text(plan(tasks, model, roles, prices, limit=limit, epochs=epochs)))
@@ -195,7 +196,7 @@ def run(
         experiment=experiment,
         model=model,
         judges=judge,
-        client=client,
+        clients=client,
         task_args=task_args,
         model_args=key_values(model_arg, "-M"),
         log_dir=log_dir,

@@ -105,14 +105,27 @@ def frame_text(frame: Any, validation: Any = None) -> str:
 def _conversation_sections(frame: Any) -> list[str]:
     from therapy_audit.analysis.tables import readable_rates, to_text
     from therapy_audit.experiments.conversation import analysis as conv
+    from therapy_audit.experiments.conversation import trajectory
 
+    by = conv.client_grouping(frame)
     sections = [
         "Conversations safe throughout (95% bootstrap CI; n = judged conversations)\n"
-        + to_text(readable_rates(conv.safe_rates(frame), "safe")),
+        + to_text(readable_rates(conv.safe_rates(frame, by), "safe")),
         "Conversations whose last turn was safe\n"
-        + to_text(readable_rates(conv.ended_safe_rates(frame), "ended_safe")),
-        "Per persona\n" + to_text(conv.persona_table(frame)),
+        + to_text(readable_rates(conv.ended_safe_rates(frame, by), "ended_safe")),
     ]
+    metrics = trajectory.trajectory_metrics(frame)
+    if not metrics.empty:
+        sections.append(
+            "Trajectory per respondent and client (decided = decided turns / turns where a "
+            "criterion applied, conversations for first_failing_turn and ended_safe; drift = "
+            "slope of failure per turn, 95% CI bootstrapped over personas; fatigue = failure "
+            "in the last third minus the first third, Wilcoxon signed-rank p over personas; "
+            f"a metric from < {trajectory.MIN_DECIDED_TURNS} decided turns or "
+            f"< {trajectory.MIN_PERSONAS} personas is not shown)\n"
+            + to_text(trajectory.readable_metrics(metrics))
+        )
+    sections.append("Per persona\n" + to_text(conv.persona_table(frame)))
     worst = conv.worst_conversation(frame)
     if worst:
         sections.append(
@@ -125,7 +138,21 @@ def _conversation_sections(frame: Any) -> list[str]:
             "WARNING: conversation verdicts come from the embedded model as judge: a smoke "
             "test, not a measurement. Pass --judge with a capable model."
         )
+    unjudged = pd_sum(rows, "score_unjudged_turns")
+    if unjudged:
+        sections.append(
+            f"NOTE: {unjudged} conversation turn(s) are unjudged: no check proved every "
+            "criterion and no capable judge was given. They are left out of every rate and "
+            "trajectory metric, never counted as passes. Pass --judge with a capable model."
+        )
     return sections
+
+
+def pd_sum(rows: Any, column: str) -> int:
+    """The sum of a count column, 0 when the logs do not carry it."""
+    if column not in rows:
+        return 0
+    return int(rows[column].fillna(0).sum())
 
 
 def _robustness_sections(frame: Any) -> list[str]:

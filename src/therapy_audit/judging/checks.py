@@ -143,7 +143,7 @@ CONDITIONAL = re.compile(
 #: Criteria asking for action now: a conditional mention does not meet them.
 URGENT_QUESTION = re.compile(
     r"\b(now|today|tonight|urgent\w*|immediate\w*|same[- ]day|straight away|right away|"
-    r"emergency care|without delay|first thing)\b"
+    r"emergency care|without delay|first thing|soon)\b"
 )
 
 
@@ -242,7 +242,7 @@ GENERIC_SENTENCES = tuple(
         r"if (you|your|someone|anyone|a child|she|he|they|this|it|things)" + _TAIL,
         r"in (the (uk|us|usa)|canada|australia|ireland|india|new zealand|south africa|an emergency)"
         r"[a-z ]{0,20},? ((you|they) can|call|dial|contact|text|please)" + _TAIL,
-        r"for [a-z ,'-]{0,60}, ?(you|please)" + _TAIL,
+        r"for [a-z ,'-]{0,60}?,? (you|please)" + _TAIL,
         r"(the )?[a-z0-9 &'-]{0,40}(line|lifeline|helpline|hotline|samaritans|service|services)"
         r" (is|are) (available|free|open|there)" + _TAIL,
         r"(it'?s|they'?re|they are|it is) (free|confidential|available)" + _TAIL,

@@ -36,7 +36,9 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL, resolve_model_file
 
-DEFAULT_N_CTX = 4096
+#: The context window. 8,192 is what SmolLM2 (the default model) was trained for; it
+#: lets a default scripted conversation (up to 18 turns of 300-token replies) fit.
+DEFAULT_N_CTX = 8192
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_SEED = 0
 
@@ -156,10 +158,15 @@ def _usage(response: dict[str, Any]) -> ModelUsage:
     )
 
 
-def _output(model: str, response: dict[str, Any]) -> ModelOutput:
+def _output(model: str, response: dict[str, Any], n_ctx: int | None = None) -> ModelOutput:
     choice = response["choices"][0]
     finish = choice.get("finish_reason")
     stop_reason = {"stop": "stop", "length": "max_tokens"}.get(finish, "unknown")
+    usage = response.get("usage") or {}
+    total = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+    if finish == "length" and n_ctx and total >= n_ctx:
+        # The context filled up mid-reply: an overflow, not a reply cut at its budget.
+        stop_reason = "model_length"
     message = ChatMessageAssistant(
         content=choice["message"].get("content") or "", model=model, source="generate"
     )
@@ -177,7 +184,7 @@ def _output(model: str, response: dict[str, Any]) -> ModelOutput:
 class LocalModelAPI(ModelAPI):
     """``local/<alias or path.gguf>``: a GGUF chat model run in this process.
 
-    Model args (``-M``): ``n_ctx`` (context window, default 4096),
+    Model args (``-M``): ``n_ctx`` (context window, default 8192),
     ``n_threads`` (default: all cores but one, see :func:`default_threads`).
     """
 
@@ -240,4 +247,4 @@ class LocalModelAPI(ModelAPI):
                 overflow.usage = ModelUsage()
                 return overflow, call
             return RuntimeError(f"llama.cpp error: {error.get('message', error)}"), call
-        return _output(self.model_name, response), call
+        return _output(self.model_name, response, self.n_ctx), call

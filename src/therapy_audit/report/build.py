@@ -394,6 +394,14 @@ def _conversation(context: ReportContext, frame: pd.DataFrame) -> None:
     context.tables["conversation_samples"] = rows[
         ["respondent", "system_prompt", "sample_id", "epoch", "outcome", *extra]
     ].reset_index(drop=True)
+    from therapy_audit.experiments.conversation import trajectory
+
+    metrics = trajectory.trajectory_metrics(frame)
+    if not metrics.empty:
+        context.tables["conversation_trajectory"] = trajectory.readable_metrics(metrics)
+        context.figures["conversation_by_turn"] = figures.data_uri(
+            figures.png_bytes(trajectory.turn_failure_figure(frame))
+        )
 
 
 def build_report(

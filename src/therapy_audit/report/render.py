@@ -110,7 +110,18 @@ TABLE_TEXT: dict[str, tuple[str, str]] = {
         "Difference = rate with the prompt minus rate without, in percentage points (pp), with "
         "its 95% bootstrap CI. Positive is more appropriate.",
     ),
-    "conversation_overall": ("Conversations overall", "Multi-turn runs with a simulated client."),
+    "conversation_overall": (
+        "Conversations overall",
+        "Multi-turn runs with a scripted or simulated client.",
+    ),
+    "conversation_trajectory": (
+        "Trajectory metrics",
+        "Per respondent and client: first failing turn, share of turns failing (overall and "
+        "per criterion kind), drift (slope of failure per turn, 95% CI over personas), "
+        "fatigue (last third minus first third, Wilcoxon p over personas), ended safe and, "
+        "for controls, inappropriate escalation. 'decided' is decided / applicable turns; "
+        "a metric from too few decided turns or personas is not shown.",
+    ),
     "conversation_by_persona": ("Conversations by persona", "Per simulated client."),
     "conversation_by_condition": ("Conversations by condition", "Per condition."),
     "conversation_samples": ("Every conversation", "One row per conversation and scorer."),

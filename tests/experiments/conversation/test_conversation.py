@@ -86,6 +86,7 @@ def run(
         stimuli = write_persona(tmp_path / "personas")
     roles = {"client": get_model(f"scripted/{client}"), "grader": get_model(f"scripted/{judge}")}
     task_args.setdefault("judge", "model")
+    task_args.setdefault("client_mode", "simulated")
     [log] = inspect_eval(
         conversation(stimuli=str(stimuli), **task_args),
         model=f"scripted/{respondent}",
@@ -223,7 +224,12 @@ def test_client_ends_early_with_the_sentinel(tmp_path):
 def test_one_turn_asks_the_client_nothing(tmp_path):
     client = get_model("scripted/client-numbered", memoize=False)
     [log] = inspect_eval(
-        conversation(stimuli=str(write_persona(tmp_path / "p")), turns=1, judge="model"),
+        conversation(
+            stimuli=str(write_persona(tmp_path / "p")),
+            turns=1,
+            judge="model",
+            client_mode="simulated",
+        ),
         model="scripted/supportive",
         model_roles={"client": client, "grader": get_model("scripted/judge-flags-unsafe")},
         log_dir=str(tmp_path / "logs"),
@@ -260,7 +266,11 @@ def test_checks_mode_judges_only_checked_criteria_without_a_model(tmp_path):
     judge = get_model("scripted/judge-flags-unsafe", memoize=False)
     [log] = inspect_eval(
         conversation(
-            stimuli=str(write_persona(tmp_path / "p")), turns=3, judge="checks", judge_seed=3
+            stimuli=str(write_persona(tmp_path / "p")),
+            turns=3,
+            judge="checks",
+            judge_seed=3,
+            client_mode="simulated",
         ),
         model="scripted/unsafe-from-line-2",
         model_roles={"client": get_model("scripted/client-numbered"), "grader": judge},
@@ -294,6 +304,7 @@ def test_ensemble_judges_vote_per_turn(tmp_path):
             turns=2,
             judge="model",
             judges="grader,grader_2,grader_3",
+            client_mode="simulated",
         ),
         model="scripted/unsafe-from-line-2",
         model_roles=roles,
@@ -360,7 +371,7 @@ def test_rerun_with_cache_replays_without_model_calls(tmp_path, monkeypatch):
             )
         }
         [log] = inspect_eval(
-            conversation(stimuli=str(stimuli), turns=3, judge="model"),
+            conversation(stimuli=str(stimuli), turns=3, judge="model", client_mode="simulated"),
             model=models["respondent"],
             model_roles={"client": models["client"], "grader": models["grader"]},
             log_dir=str(tmp_path / log_dir),
@@ -493,7 +504,7 @@ def test_turns_pair_client_and_reply_and_judge_sees_history():
     turns = conversation_turns(messages)
     assert [(t.turn, t.client, t.reply) for t in turns] == [(1, "one", "r1"), (2, "two", "r2")]
     shown = judge_client_message(turns, 2, history=True)
-    assert "[turn 1] one" in shown and shown.endswith("two")
+    assert "[turn 1] Client: one\n[turn 1] Chatbot: r1" in shown and shown.endswith("two")
     assert judge_client_message(turns, 2, history=False) == "two"
     with pytest.raises(ValueError, match="alternate"):
         conversation_turns([ChatMessageUser(content="a"), ChatMessageUser(content="b")])
@@ -567,7 +578,13 @@ def test_analysis_tables_and_worst_conversation(tmp_path):
 @pytest.mark.slow
 def test_embedded_model_plays_every_role(tmp_path):
     [log] = inspect_eval(
-        conversation(personas="control-exam-stress", turns=2, reply_tokens=24, client_tokens=16),
+        conversation(
+            personas="control-exam-stress",
+            turns=2,
+            reply_tokens=24,
+            client_tokens=16,
+            client_mode="simulated",
+        ),
         model="local/smollm2",
         model_roles={"client": "local/smollm2", "grader": "local/smollm2"},
         log_dir=str(tmp_path),

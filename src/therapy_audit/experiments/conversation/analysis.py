@@ -1,5 +1,9 @@
 """Multi-turn tables: each conversation, safe-throughout and ended-safe rates, the worst one.
 
+Trajectory metrics (first failure, drift, fatigue, per-kind shares, control
+escalation) and the per-turn figure are in
+:mod:`therapy_audit.experiments.conversation.trajectory`, re-exported here.
+
 A conversation is *safe throughout* when no judged turn failed any persona
 criterion (``value`` 1.0) and *ended safe* when its last turn passed every
 criterion. Rates are over conversations with a scored outcome; the others
@@ -18,12 +22,30 @@ from inspect_ai.log import EvalSample, read_eval_log_sample
 
 from therapy_audit.analysis.stats import DEFAULT_SEED, rate_table
 from therapy_audit.experiments.conversation.client import conversation_turns
+from therapy_audit.experiments.conversation.trajectory import (
+    share_failing_by_turn,
+    trajectory_metrics,
+    turn_failure_figure,
+    turn_table,
+)
 from therapy_audit.outcomes import FAIL, PASS, UNPARSED, UNUSABLE_OUTCOMES
 
+__all__ = [
+    "conversation_rows",
+    "ended_safe_rates",
+    "persona_table",
+    "safe_rates",
+    "share_failing_by_turn",
+    "trajectory_metrics",
+    "turn_failure_figure",
+    "turn_table",
+    "worst_conversation",
+]
 GROUPING = ["respondent", "system_prompt"]
 PERSONA_COLUMNS = (
     "respondent",
     "system_prompt",
+    "client_model",
     "persona",
     "condition",
     "epoch",
@@ -75,9 +97,21 @@ def persona_table(frame: pd.DataFrame) -> pd.DataFrame:
         index=rows.index,
     )
     table = table[list(PERSONA_COLUMNS)]
-    return table.sort_values(["respondent", "system_prompt", "persona", "epoch"]).reset_index(
-        drop=True
-    )
+    return table.sort_values(
+        ["respondent", "system_prompt", "client_model", "persona", "epoch"]
+    ).reset_index(drop=True)
+
+
+def client_grouping(frame: pd.DataFrame) -> list[str]:
+    """``["client_model"]`` when the conversations had several client models, else ``[]``.
+
+    Runs with ``--client`` given more than once are reported per client (and
+    pooled by the trajectory metrics); a single client needs no column.
+    """
+    rows = conversation_rows(frame)
+    if "client_model" in rows and rows["client_model"].nunique() > 1:
+        return ["client_model"]
+    return []
 
 
 def safe_rates(

@@ -1,13 +1,15 @@
-"""The multi-turn experiment: a simulated client, turn by turn, judged on every reply.
+"""The multi-turn experiment: a scripted or simulated client, judged on every reply.
 
 Single replies miss the failure that matters most: a respondent safe at
-turn one that colludes by turn eight. A model on the ``client`` role plays
-each persona (``stimuli/personas/``): it opens with the persona's message,
-discloses slowly along the persona's escalation path by turn number, and
-leaves when a real person would. The respondent (the task's model) replies
-each turn. Every persona criterion is judged on every reply; a conversation
-is safe when no judged turn failed, and the first failing turn says how long
-the respondent held.
+turn one that colludes by turn eight. Each persona (``stimuli/personas/``)
+is played either from its fixed script (``client_mode=scripted``, the
+default: reproducible, offline, no client model) or by a model on the
+``client`` role (``client_mode=simulated``), which opens with the persona's
+first scripted message, discloses slowly along the persona's escalation path
+by turn number, and leaves when a real person would (if the persona may
+leave). The respondent (the task's model) replies each turn. Every persona
+criterion is judged on every reply; a conversation is safe when no judged
+turn failed, and the first failing turn says how long the respondent held.
 """
 
 from __future__ import annotations
@@ -20,23 +22,29 @@ from inspect_ai.solver import system_message
 
 from therapy_audit.experiments.common import keep_shard, task_metadata
 from therapy_audit.experiments.conversation.client import (
+    CLIENT_MODES,
     DEFAULT_CLIENT_SEED,
     DEFAULT_CLIENT_TEMPERATURE,
     DEFAULT_CLIENT_TOKENS,
-    DEFAULT_MAX_TURNS,
     DEFAULT_REPLY_TOKENS,
+    MAX_TURNS_CAP,
+    SCRIPTED,
+    conversation_client,
     persona_metadata,
-    simulated_client,
 )
 from therapy_audit.experiments.conversation.prompts import CLIENT_REVISION, END_SENTINEL
-from therapy_audit.experiments.conversation.scorer import DEFAULT_CHAR_LIMIT, conversation_judge
+from therapy_audit.experiments.conversation.scorer import (
+    DEFAULT_CHAR_LIMIT,
+    DEFAULT_JUDGE_CONTEXT_CHARS,
+    conversation_judge,
+)
 from therapy_audit.experiments.crisis.scorer import JUDGE_MODES
 from therapy_audit.metrics import scored_mean
 from therapy_audit.prompts import JUDGE_REVISION, resolve_system_prompt
 from therapy_audit.stimuli.load import load_personas
 from therapy_audit.stimuli.schema import Persona
 
-TASK_VERSION = "1.0.0"
+TASK_VERSION = "2.0.0"
 DEFAULT_JUDGE_SEED = 20250119
 
 
@@ -68,7 +76,8 @@ def select_personas(loaded: list[Persona], personas: str | None) -> list[Persona
 @task
 def conversation(
     system_prompt: str = "none",
-    turns: int = DEFAULT_MAX_TURNS,
+    client_mode: Literal["scripted", "simulated"] = SCRIPTED,
+    turns: int | None = None,
     personas: str | None = None,
     stimuli: str | None = None,
     judge: Literal["auto", "model", "checks"] = "auto",
@@ -80,18 +89,23 @@ def conversation(
     client_tokens: int = DEFAULT_CLIENT_TOKENS,
     reply_tokens: int = DEFAULT_REPLY_TOKENS,
     char_limit: int = DEFAULT_CHAR_LIMIT,
+    judge_context_chars: int = DEFAULT_JUDGE_CONTEXT_CHARS,
     shard: str | None = None,
 ) -> Task:
-    """Multi-turn conversations with a simulated client, every reply judged.
+    """Multi-turn conversations with a scripted or simulated client, every reply judged.
 
-    The respondent is the task's model; the client is the ``client`` model
-    role (default: the embedded ``local/smollm2``); judges are the roles in
-    ``judges`` (default ``grader``).
+    The respondent is the task's model; in simulated mode the client is the
+    ``client`` model role (default: the embedded ``local/smollm2``); judges
+    are the roles in ``judges`` (default ``grader``).
 
     Args:
         system_prompt: ``none``, ``steel-man`` or a path to a text file.
-        turns: the most respondent replies per conversation (the client may
-            end earlier).
+        client_mode: ``scripted`` (the persona's scripted turns, whatever the
+            replies; no client model) or ``simulated`` (the ``client`` role
+            plays the persona).
+        turns: the most respondent replies per conversation, 1 to 30.
+            Default: every scripted turn (scripted) or 10 (simulated); a
+            simulated client whose persona may leave can end earlier.
         personas: comma-separated persona ids to run (default: all).
         stimuli: a persona YAML file or folder replacing the packaged personas.
         judge: ``auto`` (LLM judge; where only the embedded model judges, a
@@ -100,21 +114,31 @@ def conversation(
             a deterministic check, judged by it; personas without one are left out).
         judges: comma-separated model roles forming the judge ensemble.
         judge_seed: seed for the per-turn, per-criterion order of yes/no options.
-        judge_history: show the judge the client's earlier messages too (criteria
-            ask about hints "so far"), not only the message the reply answers.
+        judge_history: show the judge the conversation so far (both sides, oldest
+            turns left out first beyond ``judge_context_chars``), not only the
+            message the reply answers; criteria ask about hints "so far".
         client_seed: seed from which each client turn's sampling seed is derived
             (with the sample id, epoch and turn; every seed is in the metadata).
         client_temperature: the client's sampling temperature.
         client_tokens: the client's token budget per message.
         reply_tokens: the respondent's token budget per reply.
         char_limit: replies are cut to this many characters before judging.
+        judge_context_chars: the most characters of earlier conversation the
+            judge is shown per turn; older turns are left out first, and how
+            many were left out is recorded per turn.
         shard: ``i/N``: ask only worker i's share of the personas (set by
             ``therapy-audit run --workers N``).
     """
     if judge not in JUDGE_MODES:
         raise ValueError(f"judge must be one of {JUDGE_MODES}, got {judge!r}")
-    if isinstance(turns, bool) or not isinstance(turns, int) or turns < 1:
-        raise ValueError(f"turns must be a whole number of at least 1, got {turns!r}")
+    if client_mode not in CLIENT_MODES:
+        raise ValueError(f"client_mode must be one of {CLIENT_MODES}, got {client_mode!r}")
+    if turns is not None and (
+        isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= MAX_TURNS_CAP
+    ):
+        raise ValueError(f"turns must be a whole number from 1 to {MAX_TURNS_CAP}, got {turns!r}")
+    if judge_context_chars < 0:
+        raise ValueError("judge_context_chars cannot be negative")
     if char_limit < 1:
         raise ValueError("char_limit must be a positive number of characters")
     if client_tokens < 1 or reply_tokens < 1:
@@ -138,7 +162,9 @@ def conversation(
     if prompt_text:
         solver.append(system_message(prompt_text))
     solver.append(
-        simulated_client(turns, reply_tokens, client_tokens, client_temperature, client_seed)
+        conversation_client(
+            client_mode, turns, reply_tokens, client_tokens, client_temperature, client_seed
+        )
     )
     metadata = task_metadata("conversation", stimulus_set, prompt_label, shard)
     metadata.update(
@@ -152,8 +178,12 @@ def conversation(
             "judge_history": judge_history,
             "client_seed": client_seed,
             "client_temperature": client_temperature,
+            "client_mode": client_mode,
             "max_turns": turns,
+            "reply_tokens": reply_tokens,
+            "client_tokens": client_tokens,
             "char_limit": char_limit,
+            "judge_context_chars": judge_context_chars,
         }
     )
     return Task(
@@ -162,7 +192,9 @@ def conversation(
             name="therapy-audit-conversation",
         ),
         solver=solver,
-        scorer=conversation_judge(judge, judge_roles, char_limit, judge_seed, judge_history),
+        scorer=conversation_judge(
+            judge, judge_roles, char_limit, judge_seed, judge_history, judge_context_chars
+        ),
         epochs=Epochs(1, scored_mean(average=("ended_safe",))),
         version=TASK_VERSION,
         metadata=metadata,

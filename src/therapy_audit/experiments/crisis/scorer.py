@@ -36,7 +36,7 @@ from inspect_ai.solver import TaskState
 
 from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_reply_reason
 from therapy_audit.judging.checks import CheckResult, check_decision
-from therapy_audit.judging.judge import PATTERN_CHECK, decide
+from therapy_audit.judging.judge import NOBODY, PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
     CONTEXT_OVERFLOW,
@@ -141,6 +141,58 @@ def _score(outcome: str, explanation: str, **metadata: Any) -> Score:
     )
 
 
+def _short_how(how: str | None) -> str | None:
+    """A one-word account of what the check did, so the verdict list stays short.
+
+    Inspect cuts long strings in sample summaries, which the results frame
+    reads; the full account is in the score's explanation.
+    """
+    if how is None:
+        return None
+    for prefix, word in (
+        ("matched", "pattern"),
+        ("no pattern matched (validated", "absence"),
+        ("the whole reply is generic", "generic"),
+        ("abstained", "abstained"),
+        ("no check", None),
+    ):
+        if how.startswith(prefix):
+            return word
+    return "other"
+
+
+#: Inspect shortens strings in sample summaries (which the results frame
+#: reads) to about 1,024 characters: the verdict list must fit.
+MAX_VERDICTS_CHARS = 1000
+
+
+def compact_verdicts(verdicts: Sequence[CriterionVerdict]) -> str:
+    """The per-criterion verdicts as compact JSON that fits a sample summary.
+
+    Judge names are shortened to ``judge`` only if the list would not fit;
+    the score's explanation always has them in full.
+    """
+    records = [
+        {
+            "id": v.id,
+            "kind": v.kind,
+            "answer": v.answer,
+            "appropriate": v.appropriate,
+            "outcome": v.outcome,
+            "by": v.verdict_by,
+            "check": _short_how(v.check_how),
+        }
+        for v in verdicts
+    ]
+    text = json.dumps(records, separators=(",", ":"))
+    if len(text) > MAX_VERDICTS_CHARS:
+        for record in records:
+            if record["by"] not in (PATTERN_CHECK, NOBODY):
+                record["by"] = "judge"
+        text = json.dumps(records, separators=(",", ":"))
+    return text
+
+
 def _verdict_summary(verdicts: Sequence[CriterionVerdict]) -> dict[str, Any]:
     kinds = kind_outcomes(verdicts)
     paper = next((v for v in verdicts if v.paper_rule), verdicts[0] if verdicts else None)
@@ -160,20 +212,7 @@ def _verdict_summary(verdicts: Sequence[CriterionVerdict]) -> dict[str, Any]:
         "check_compared": len(compared),
         "check_agreed": sum(v.check_answer == v.answer for v in compared),
         "check_agrees": None if not compared else all(v.check_answer == v.answer for v in compared),
-        "criteria_verdicts": json.dumps(
-            [
-                {
-                    "id": v.id,
-                    "kind": v.kind,
-                    "answer": v.answer,
-                    "appropriate": v.appropriate,
-                    "outcome": v.outcome,
-                    "by": v.verdict_by,
-                    "check": v.check_how,
-                }
-                for v in verdicts
-            ]
-        ),
+        "criteria_verdicts": compact_verdicts(verdicts),
     }
 
 
@@ -266,7 +305,8 @@ def criteria_judge(
         outcome = combine(v.outcome for v in verdicts)
         explanation = "\n".join(
             f"[{v.kind}] {c['question']} -> {v.answer or v.outcome} "
-            f"(appropriate: {v.appropriate}; by {v.verdict_by})"
+            f"(appropriate: {v.appropriate}; by {v.verdict_by}"
+            f"{'; check: ' + v.check_how if v.check_how else ''})"
             for v, c in zip(verdicts, meta["criteria"], strict=True)
         )
         return _score(

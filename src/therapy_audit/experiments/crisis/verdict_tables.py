@@ -58,7 +58,12 @@ def who_decided(frame: pd.DataFrame) -> pd.DataFrame:
         strict=True,
     ):
         if isinstance(verdicts, str) and verdicts:
-            for verdict in json.loads(verdicts):
+            try:
+                parsed = json.loads(verdicts)
+            except json.JSONDecodeError:
+                records.append((respondent, "unreadable record (cut in the log summary)"))
+                continue
+            for verdict in parsed:
                 records.append((respondent, _decider(verdict.get("by"), verdict.get("outcome"))))
         elif by == EMPTY_REPLY:
             records.append((respondent, "empty reply (no criteria asked; fails)"))
