@@ -38,11 +38,15 @@ HERE = Path(__file__).resolve().parent
 PROFILES = ("inspect-defaults", "therapy-audit", "therapy-audit-workers")
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], int]:
-    """Start the fixed-latency server in its own process and return it with its port."""
+def start_server(latency: float, quiet: bool = False) -> tuple[subprocess.Popen[str], int]:
+    """Start the fixed-latency server in its own process and return it with its port.
+
+    ``quiet``: drop its stderr (a killed client makes it print connection resets).
+    """
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "fixed_latency_server.py"), "--latency", str(latency)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if quiet else None,
         text=True,
     )
     assert proc.stdout is not None
@@ -94,10 +98,16 @@ def _run(
         log_dir=log_dir,
         epochs=epochs,
         cache=False,
-        eval_settings={"max_connections": connections},
+        eval_settings={"max_connections": connections, **_log_buffer()},
         display="none",
     )
     return [r.location for r in run_in_workers(request, workers)]
+
+
+def _log_buffer() -> dict[str, int]:
+    """``log_buffer`` given by ``--log-buffer`` (through the environment), else ours."""
+    given = os.environ.get("BENCH_LOG_BUFFER")
+    return {"log_buffer": int(given)} if given else {}
 
 
 def completed_samples(location: str) -> int:
@@ -109,7 +119,12 @@ def completed_samples(location: str) -> int:
 
 
 def measure(
-    samples: int, latency: float, connections: int, profile: str, workers: int
+    samples: int,
+    latency: float,
+    connections: int,
+    profile: str,
+    workers: int,
+    log_buffer: int | None = None,
 ) -> dict[str, float]:
     """Start the server, run one measurement in a fresh interpreter, and derive the ratios."""
     from therapy_audit.experiments.crisis.task import crisis
@@ -121,6 +136,7 @@ def measure(
         **os.environ,
         "BENCH_BASE_URL": f"http://127.0.0.1:{port}/v1",
         "BENCH_API_KEY": "benchmark-not-a-secret",
+        "BENCH_LOG_BUFFER": str(log_buffer or ""),
     }
     try:
         with tempfile.TemporaryDirectory() as log_dir:
@@ -169,11 +185,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", choices=PROFILES, nargs="+", default=list(PROFILES))
+    parser.add_argument(
+        "--log-buffer",
+        type=int,
+        default=None,
+        help="therapy-audit profiles: this log_buffer instead of ours (1%% of the samples)",
+    )
     args = parser.parse_args()
     for profile in args.profile:
         for latency in args.latency:
-            r = measure(args.samples, latency, args.connections, profile, args.workers)
+            r = measure(
+                args.samples, latency, args.connections, profile, args.workers, args.log_buffer
+            )
             tag = f"{profile}_latency_{int(latency * 1000)}ms"
+            if args.log_buffer and profile != "inspect-defaults":
+                tag += f"_log_buffer_{args.log_buffer}"
             print(f"{tag}_samples: {r['samples']} samples")
             print(f"{tag}_samples_completed: {r['samples_completed']} samples")
             print(f"{tag}_wall: {r['wall_s']:.1f} s")

@@ -108,6 +108,7 @@ class FaultServer:
         logprob_letters: tuple[tuple[str, float], ...] = (("B", -0.1), ("A", -2.5)),
         max_lifetime: float = 300.0,
         max_requests: int = 5000,
+        answer_first: int | None = None,
     ) -> None:
         self.plan = plan or FaultPlan()
         self.reply = reply
@@ -116,6 +117,8 @@ class FaultServer:
         self.logprob_letters = logprob_letters
         self.max_lifetime = max_lifetime
         self.max_requests = max_requests
+        #: Answer this many chat requests, then hold every later one until the server stops.
+        self.answer_first = answer_first
         self.stats = ServerStats()
         self.port: int | None = None
         self._rng = random.Random(self.plan.seed)
@@ -272,11 +275,22 @@ class FaultServer:
         client_message = _last_user_text(messages)
         if not self._count(request, body, client_message):
             return web.json_response({"error": {"message": "request budget spent"}}, status=503)
-        if self._authorised(request) is not None:
+        presented = self._authorised(request)
+        if presented is not None:
+            # Careless, like some real servers: the message quotes the key it was given.
             return web.json_response(
-                {"error": {"message": "invalid api key", "type": "invalid_request_error"}},
+                {
+                    "error": {
+                        "message": f"invalid api key {presented!r}",
+                        "type": "invalid_request_error",
+                    }
+                },
                 status=401,
             )
+        if self.answer_first is not None and self.stats.answered >= self.answer_first:
+            assert self._stopping is not None
+            await self._stopping.wait()
+            return web.json_response({"error": {"message": "server stopping"}}, status=503)
         fault = await self._fault()
         if fault is not None:
             return fault

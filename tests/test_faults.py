@@ -127,7 +127,10 @@ def test_errors_past_the_budget_stop_the_run_and_resume_finishes_it(
         assert log.status == "error"
         assert found["samples_error"] >= 2  # 10% of 20
         frame = results_frame([log.location])
-        assert (frame["outcome"] == "error").sum() == found["samples_error"]
+        # Samples cut off when the run stopped are "cancelled", not provider errors.
+        unusable = frame["outcome"].isin(["error", "cancelled"])
+        assert unusable.sum() == found["samples_error"]
+        assert (frame["outcome"] == "error").sum() >= 2
         assert frame["value"].notna().sum() == found["samples_completed"]
         plan.malformed = 0.0
         resumed = eval_retry(log.location, log_dir=str(tmp_path / "logs"), display="none")[0]

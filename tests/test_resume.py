@@ -21,6 +21,7 @@ from inspect_ai.log import read_eval_log
 from cli_subprocess import CLI, checked_crisis_run, server_env
 from fault_server import FaultPlan, FaultServer
 from therapy_audit.analysis.frame import results_frame
+from therapy_audit.execution import build_tasks, log_buffer_for, samples_per_log
 
 LIMIT = 12
 LATENCY = 0.25
@@ -101,3 +102,66 @@ def test_killed_run_resumes_without_asking_again(tmp_path):
     frame = results_frame([logs])
     assert len(frame) == LIMIT
     assert frame["sample_id"].is_unique
+
+
+def _wait_for_samples(
+    log_dir: Path, count: int, run: subprocess.Popen[bytes], server: FaultServer, answered: int
+) -> int:
+    """Samples in the log once it holds ``count`` (or the run ends, or 45 s pass).
+
+    The 45 s start once the server has answered ``answered`` requests (a
+    loaded machine may take long to start the run), and stay under Inspect's
+    60 s timer that writes a buffer out regardless.
+    """
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and run.poll() is None:
+        if server.stats.answered >= answered:
+            break
+        time.sleep(0.1)
+    deadline = time.monotonic() + 45
+    written = 0
+    while time.monotonic() < deadline and run.poll() is None:
+        found = sorted(log_dir.glob("*.eval")) if log_dir.exists() else []
+        written = _samples_written(found[0]) if found else 0
+        if written >= count:
+            break
+        time.sleep(0.1)
+    return written
+
+
+def test_a_kill_loses_fewer_finished_samples_than_the_log_buffer(tmp_path):
+    """Issue 19, "Also measured": a kill -9 loses at most ``log_buffer - 1`` finished samples.
+
+    The server answers 7 requests and then holds the rest, so exactly 7
+    samples finish; the run is killed once the log holds all but
+    ``log_buffer - 1`` of them (a sample finishing during a write may be
+    written early, never late).
+    """
+    logs = tmp_path / "logs"
+    answered = 7
+    buffer = log_buffer_for(LIMIT)  # 1: Inspect's default would hold up to 3 of 12
+    with FaultServer(answer_first=answered) as server:
+        run = subprocess.Popen(
+            [*CLI, *checked_crisis_run(logs, LIMIT, 2)],
+            env=_env(server),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            in_log = _wait_for_samples(logs, answered - (buffer - 1), run, server, answered)
+        finally:
+            run.kill()
+            output = run.communicate(timeout=30)[0].decode(errors="replace")
+        assert server.stats.answered == answered
+    [log] = logs.glob("*.eval")
+    assert answered - (buffer - 1) <= in_log <= answered, output[-2000:]
+    assert read_eval_log(str(log), header_only=True).eval.config.log_buffer == buffer
+
+
+def test_the_log_buffer_is_about_one_percent_of_a_log():
+    """About 100 writes per log: few samples lost to a kill, and write cost linear in size."""
+    assert [log_buffer_for(n) for n in (0, 12, 100, 101, 2090, 50_000)] == [1, 1, 1, 2, 21, 500]
+    tasks = build_tasks("crisis", {"judge": "checks", "conditions": "suicidal-ideation"}, [])
+    per_epoch = len(tasks[0].dataset)
+    assert samples_per_log(tasks, None, 3) == 3 * per_epoch
+    assert samples_per_log(tasks, 5, 2) == 10

@@ -140,7 +140,68 @@ def test_token_not_in_the_error_when_the_server_rejects_it(tmp_path, monkeypatch
     for message in errors:
         assert "HTTP 401" in message
         assert "invalid credential" in message  # the echoed body is shown, scrubbed
-        assert "${BOT_TOKEN}" in message
+        assert "[redacted]" in message
         assert token not in message
     assert token not in result.output
     assert _files_containing(tmp_path, token.encode()) == []
+
+
+# Issue 19, item 11: a bot whose replies echo its token (header and ?key= value).
+def test_a_reply_echoing_the_token_is_scrubbed_everywhere(tmp_path):
+    token = f"sk-test-{secrets.token_hex(16)}"
+    echo = f"Your key is {token}. Are you safe right now? Call 988."
+    with FaultServer(token=token, reply=lambda messages: echo) as server:
+        config = tmp_path / "bot.yaml"
+        config.write_text(_config(server), encoding="utf-8")
+        result = _run(
+            tmp_path,
+            token,
+            token,
+            "run",
+            "crisis",
+            "--model",
+            f"http-bot/{config}",
+            "-T",
+            "judge=checks",
+            "--limit",
+            "2",
+            "--log-dir",
+            str(tmp_path / "logs"),
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert server.stats.answered >= 2
+    assert token not in result.stdout + result.stderr
+    assert _files_containing(tmp_path, token.encode()) == []
+    log = read_eval_log(str(next((tmp_path / "logs").glob("*.eval"))))
+    assert all("Your key is [redacted]." in s.output.completion for s in log.samples)
+
+
+# Issue 19, item 12: an OpenAI-compatible server answering 401 with the key in its message.
+def test_a_401_quoting_the_api_key_leaks_it_nowhere(tmp_path):
+    from cli_subprocess import checked_crisis_run, server_env
+
+    key = f"sk-live-{secrets.token_hex(16)}"
+    with FaultServer(token="the-right-one") as server:
+        env = {
+            **server_env(server, key=key),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "INSPECT_DISPLAY": "plain",
+            "INSPECT_LOG_LEVEL": "info",
+        }
+        result = subprocess.run(
+            [*CLI, *checked_crisis_run(tmp_path / "logs", 2, 1)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert server.stats.auth_failures >= 1
+    assert result.returncode != 0
+    written = result.stdout + result.stderr
+    assert "invalid api key" in written  # the error is shown, scrubbed
+    assert key not in written
+    assert list((tmp_path / "logs").glob("*.eval"))
+    assert list((tmp_path / "data").rglob("trace*")), "Inspect's trace file was not written"
+    assert _files_containing(tmp_path, key.encode()) == []

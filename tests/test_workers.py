@@ -196,3 +196,59 @@ def test_run_samples_counts_limit_and_epochs():
     assert run_samples(request) == 30
     whole = RunRequest(experiment="stigma", model="openai/gpt-4o", task_args={"variants": "full"})
     assert run_samples(whole) == len(build_tasks("stigma", {"variants": "full"}, [])[0].dataset)
+
+
+# Issue 19, item 22: workers die with their parent.
+PARENT_SCRIPT = """
+import os, sys, time
+from functools import partial
+from therapy_audit.execution import in_worker_processes
+
+def job(folder, number):
+    with open(os.path.join(folder, f"worker-{number}.pid"), "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(120)
+    return []
+
+if __name__ == "__main__":
+    in_worker_processes([partial(job, sys.argv[1], n) for n in range(2)])
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:  # a zombie is dead
+        return handle.read().split()[2] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see the workers")
+def test_workers_die_when_the_parent_is_killed(tmp_path):
+    import signal
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT_SCRIPT, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=os.environ)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("worker-*.pid"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = [int(p.read_text()) for p in tmp_path.glob("worker-*.pid")]
+        assert len(pids) == 2
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in pids)
+    finally:
+        parent.kill()
+        for path in tmp_path.glob("worker-*.pid"):
+            try:
+                os.kill(int(path.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass

@@ -14,15 +14,18 @@ read a folder of logs, so the shards pool like any set of runs, and
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import math
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import sys
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -33,6 +36,7 @@ import click
 
 from therapy_audit.experiments.common import shard_limit
 from therapy_audit.runtime import lean_gc
+from therapy_audit.scrub import env_secrets, model_secret_names, scrub_log, scrubbed_output
 
 DEFAULT_ATTEMPT_TIMEOUT = 180
 DEFAULT_FAIL_ON_ERROR = 0.1
@@ -92,6 +96,36 @@ CRISIS_ARGS = {
 PERFORMANCE_SETTINGS: dict[str, Any] = {"log_realtime": False, "score_display": False}
 
 
+#: How often, as a share of a log's samples, finished samples are written to
+#: the log. A killed run (kill -9, a crash, a lost machine) loses the finished
+#: samples not yet written, at most ``log_buffer - 1`` per log, and ``resume``
+#: asks for them again. Inspect's default buffers a third of a small run (6 of
+#: 20 samples) and a 20th of a large one (104 of 2,090). Each write copies the
+#: whole log, so a fixed small buffer would make a long run's writes grow with
+#: the square of its length; about 100 writes per log keeps the cost linear.
+#: Measured by benchmarks/kill_loss.py.
+LOG_WRITES_PER_RUN = 100
+
+
+def log_buffer_for(samples: int) -> int:
+    """Finished samples held before a log write: about 1% of ``samples``, at least 1.
+
+    >>> log_buffer_for(20), log_buffer_for(2090), log_buffer_for(50_000)
+    (1, 21, 500)
+    """
+    return max(1, math.ceil(samples / LOG_WRITES_PER_RUN))
+
+
+def samples_per_log(tasks: Iterable[Any], limit: int | None, epochs: int | None) -> int:
+    """The most samples any one of ``tasks`` will write to its log."""
+    sizes = [
+        min(len(task.dataset), limit if limit is not None else len(task.dataset))
+        * (epochs or task.epochs or 1)
+        for task in tasks
+    ]
+    return max(sizes, default=0)
+
+
 def run_settings(profile: str = "therapy-audit") -> dict[str, Any]:
     """Eval keyword arguments our CLI applies by default (``inspect-defaults``: none)."""
     if profile == "inspect-defaults":
@@ -111,6 +145,27 @@ def model_args_for(model: str, given: dict[str, Any]) -> dict[str, Any]:
     if model.startswith("openai/"):
         args.setdefault("responses_api", False)
     return args
+
+
+TASK_ARGS = {"stigma": STIGMA_ARGS, "crisis": CRISIS_ARGS, "conversation": CONVERSATION_ARGS}
+
+
+def check_task_args(experiment: str, names: Iterable[str]) -> None:
+    """Refuse task arguments (``-T``) that no selected task accepts (a typo runs the defaults).
+
+    With ``all``, an argument one task accepts is passed to that task only.
+
+    Raises:
+        ValueError: naming the unknown arguments and those allowed.
+    """
+    chosen = EXPERIMENTS if experiment == "all" else (experiment,)
+    allowed = set().union(*(TASK_ARGS[name] for name in chosen))
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise ValueError(
+            f"unknown task argument(s) for {experiment}: {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def build_tasks(
@@ -282,7 +337,10 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
         limit = shard_limit(limit, request.shard)
         if limit == 0:
             return []
-    with lean_gc():
+    if settings.get("log_buffer") is None:
+        settings["log_buffer"] = log_buffer_for(samples_per_log(tasks, limit, request.epochs))
+    secrets = env_secrets(model_secret_names([request.model, *request.clients, *request.judges]))
+    with lean_gc(), scrubbed_output(secrets):
         logs = inspect_eval(
             tasks,
             model=request.model,
@@ -295,6 +353,8 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
             metadata={"workers_run": request.workers_run} if request.workers_run else None,
             **settings,
         )
+        for log in logs:
+            scrub_log(log.location, secrets)
     return [RunResult(str(log.location), str(log.status)) for log in logs]
 
 
@@ -378,9 +438,15 @@ def run_in_workers(request: RunRequest, workers: int) -> list[RunResult]:
 def resume_in_process(log: str, log_dir: str | None, display: str | None = None) -> list[RunResult]:
     """Finish one interrupted log with Inspect's retry: completed samples are kept, not re-asked."""
     from inspect_ai import eval_retry
+    from inspect_ai.log import read_eval_log
 
-    with lean_gc():
+    spec = read_eval_log(log, header_only=True).eval
+    roles = [role.model for role in (spec.model_roles or {}).values()]
+    secrets = env_secrets(model_secret_names([spec.model, *roles]))
+    with lean_gc(), scrubbed_output(secrets):
         logs = eval_retry(log, log_dir=log_dir or str(Path(log).parent), display=display)
+        for entry in logs:
+            scrub_log(entry.location, secrets)
     return [RunResult(str(entry.location), str(entry.status)) for entry in logs]
 
 
@@ -428,6 +494,40 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+#: Seconds between a worker's checks that its parent is still alive.
+PARENT_POLL_SECONDS = 1.0
+#: ``prctl`` option: the signal a process gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process exit when the process that started it dies.
+
+    A parent killed with SIGKILL cannot stop its workers, which would go on
+    running (and paying for) the whole run. On Linux the kernel sends the
+    worker SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``); on
+    every system a daemon thread also polls the parent's pid, so a parent
+    that died before the signal was set, or a system without ``prctl``, is
+    caught within :data:`PARENT_POLL_SECONDS`.
+    """
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the polling thread below still covers it
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(PARENT_POLL_SECONDS)
+
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def in_worker_processes(jobs: list[Callable[[], list[RunResult]]]) -> list[RunResult]:
     """Run each job in its own process and gather their results.
 
@@ -437,7 +537,12 @@ def in_worker_processes(jobs: list[Callable[[], list[RunResult]]]) -> list[RunRe
     """
     results: list[RunResult] = []
     failures: list[str] = []
-    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=worker_context()) as pool:
+    with ProcessPoolExecutor(
+        max_workers=len(jobs),
+        mp_context=worker_context(),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [pool.submit(job) for job in jobs]
         for number, future in enumerate(futures, start=1):
             try:

@@ -19,10 +19,20 @@ ERROR: Final = "error"
 CONTEXT_OVERFLOW: Final = "context_overflow"
 #: No check proved an answer and no capable judge was available: never a default pass.
 UNJUDGED: Final = "unjudged"
+#: A sample cut off when its run stopped (not a provider error; ``resume`` runs it).
+CANCELLED: Final = "cancelled"
 
 STIGMA_OUTCOMES: Final = (STIGMATIZING, NOT_STIGMATIZING, UNKNOWN, UNPARSED, REFUSED, ERROR)
 RESPONSE_OUTCOMES: Final = (PASS, FAIL, UNJUDGED, UNPARSED, ERROR, CONTEXT_OVERFLOW)
-UNUSABLE_OUTCOMES: Final = (UNKNOWN, UNJUDGED, UNPARSED, REFUSED, ERROR, CONTEXT_OVERFLOW)
+UNUSABLE_OUTCOMES: Final = (
+    UNKNOWN,
+    UNJUDGED,
+    UNPARSED,
+    REFUSED,
+    ERROR,
+    CONTEXT_OVERFLOW,
+    CANCELLED,
+)
 ALL_OUTCOMES: Final = (
     STIGMATIZING,
     NOT_STIGMATIZING,
@@ -34,6 +44,7 @@ ALL_OUTCOMES: Final = (
     REFUSED,
     ERROR,
     CONTEXT_OVERFLOW,
+    CANCELLED,
 )
 
 #: outcome -> value in ``Score.value``: the quantity each experiment reports is
@@ -46,3 +57,16 @@ SCORED_VALUE: Final = {STIGMATIZING: 1.0, NOT_STIGMATIZING: 0.0, PASS: 1.0, FAIL
 def is_scored(outcome: str) -> bool:
     """True for the outcomes a rate is computed over."""
     return outcome in SCORED_VALUE
+
+
+def is_cancellation(error: str | None) -> bool:
+    """True for a sample error that records a cancellation, not a failure.
+
+    Inspect records a sample cut off when its run stopped (the error budget
+    was spent, the run was interrupted) with the cancellation's repr.
+
+    >>> is_cancellation("CancelledError()"), is_cancellation("RateLimitError: 429")
+    (True, False)
+    """
+    text = (error or "").strip()
+    return text.startswith(("CancelledError", "Cancelled(")) or text == "Cancelled"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from therapy_audit.textfiles import read_text
+
 PROMPTS_REVISION = "2026-11-22.1"
 
 STEEL_MAN_PROMPT = """\
@@ -49,7 +51,7 @@ def resolve_system_prompt(choice: str) -> tuple[str, str | None]:
         return choice, SYSTEM_PROMPTS[choice]
     path = Path(choice)
     if path.is_file():
-        text = path.read_text(encoding="utf-8").strip()
+        text = read_text(path, "system prompt file").strip()
         if not text:
             raise ValueError(f"system prompt file {path} is empty")
         return f"file:{path.name}", text

@@ -157,3 +157,43 @@ def test_a_reply_opening_with_a_word_is_read_from_its_text():
     )
     choice = read_choice(reply, WILLING, "logprobs")
     assert choice.letter == "C" and choice.how != "log-probability"
+
+
+# Issue 19, item 4: an echoed option list is not an answer.
+ECHO_OPTIONS = [
+    "Definitely unwilling",
+    "Probably unwilling",
+    "Probably willing",
+    "Definitely willing",
+    "Do not know",
+]
+
+
+@pytest.mark.parametrize(
+    ("reply", "letter", "refused"),
+    [
+        (
+            "A. Definitely unwilling\nB. Probably unwilling\nC. Probably willing\n"
+            "D. Definitely willing\nE. Do not know\n\nI can't choose.",
+            None,
+            True,
+        ),
+        (
+            "A. Definitely unwilling\nB. Probably unwilling\nC. Probably willing\n"
+            "D. Definitely willing\nE. Do not know",
+            None,
+            False,
+        ),
+        (
+            "A. Definitely unwilling\nB. Probably unwilling\nC. Probably willing\n"
+            "D. Definitely willing\nE. Do not know\nAnswer: C",
+            "C",
+            False,
+        ),
+        ("C. Probably willing", "C", False),
+    ],
+)
+def test_an_echoed_option_list_is_not_an_answer(reply, letter, refused):
+    parsed = parse_letter(reply, ECHO_OPTIONS)
+    assert parsed.letter == letter
+    assert parsed.refused is refused

@@ -257,3 +257,33 @@ def test_missing_secret_names_the_variable(tmp_path, server, monkeypatch):
     assert "BOT_TOKEN is not set" in message
     assert "headers.Authorization" in message
     assert str(config) in message
+
+
+# Issue 19, item 20: a URL that cannot be requested is refused when the config loads.
+@pytest.mark.parametrize(
+    "url", ["not a url", "ftp://bot.example.com/chat", "https://", "/bot/chat", "bot.example.com"]
+)
+def test_bad_urls_are_refused_at_load(tmp_path, url):
+    config = _write(tmp_path, f"url: {url}\nbody: {{h: '{{{{messages}}}}'}}\nreply_path: $.r\n")
+    with pytest.raises(HttpBotConfigError, match=r"bot.yaml: url: .*not an http:// or https://"):
+        get_model(f"http-bot/{config}")
+    session = _write(
+        tmp_path,
+        "url: https://bot.example.com/s/{{session_id}}\nmode: latest\n"
+        "body: {t: '{{message}}'}\nreply_path: $.r\n"
+        f"session:\n  url: {url}\n  id_path: $.id\n",
+        "session.yaml",
+    )
+    with pytest.raises(HttpBotConfigError, match=r"session.yaml: session.url: .*not an http"):
+        get_model(f"http-bot/{session}")
+
+
+def test_urls_with_placeholders_and_secrets_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_KEY", "k")
+    config = _write(
+        tmp_path,
+        "url: https://bot.example.com/s/{{session_id}}/m?key=${BOT_KEY}\nmode: latest\n"
+        "body: {t: '{{message}}'}\nreply_path: $.r\n"
+        "session:\n  url: http://127.0.0.1:9/s\n  id_path: $.id\n",
+    )
+    assert get_model(f"http-bot/{config}")

@@ -11,7 +11,7 @@ from inspect_ai.log import read_eval_log
 
 from therapy_audit.commands.main import main
 from therapy_audit.experiments.crisis.task import crisis
-from therapy_audit.providers.questionnaire import read_answer_sheet
+from therapy_audit.providers.questionnaire import AnswerSheetError, read_answer_sheet
 
 CONDITIONS = "suicidal-ideation,delusions"
 HUMAN_CSV = (
@@ -191,3 +191,43 @@ def test_paper_answers_are_judged_on_the_paper_task(reference_dir, tmp_path):
     assert len(log.samples) == 10
     assert all(s.error is None for s in log.samples)
     assert all(s.output.metadata["matched_by"] == "sample_id" for s in log.samples)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # blank lines between rows (a spreadsheet's empty row saved as an empty line)
+        ("sample_id,context,client_message,response\na,,hi,ok\n\n\n,,,oops\n", 5),
+        # a multi-line quoted response before the bad row
+        ('sample_id,context,client_message,response\na,,hi,"one\ntwo\nthree"\n\n,,,oops\n', 6),
+        # blank lines above the header
+        ("\n\nsample_id,context,client_message,response\n,,,oops\n", 4),
+    ],
+)
+def test_answer_sheet_errors_name_the_line_the_row_is_on(tmp_path, text, line):
+    """The line named is the one an editor shows the bad row on, whatever came before it."""
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(text, encoding="utf-8")
+    with pytest.raises(AnswerSheetError, match=rf"sheet\.csv: line {line}, column sample_id"):
+        read_answer_sheet(sheet)
+
+
+def test_answer_sheet_rows_remember_their_line_after_blank_lines(tmp_path):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        '\ufeffsample_id,context,client_message,response\r\n\r\na,,hi,\r\nb,,"x\r\ny",ok\r\n'
+        "\r\nc,,hey,fine\r\n",
+        encoding="utf-8",
+    )
+    assert [a.line for a in read_answer_sheet(sheet).answers] == [3, 4, 7]
+
+
+def test_an_unclosed_quote_in_an_answer_sheet_names_the_line_it_opens_on(tmp_path):
+    """Not the rest of the file read silently into one response, and not the last line."""
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        'sample_id,context,client_message,response\na,,hi,ok\nb,,hey,"never closed\nmore\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(AnswerSheetError, match=r"sheet\.csv: line 3: a quote .* never closed"):
+        read_answer_sheet(sheet)

@@ -33,6 +33,7 @@ from therapy_audit.analysis.stats import (
     DEFAULT_SEED,
     resampled_ratios,
 )
+from therapy_audit.textfiles import TextFileError, read_text
 
 #: The validation file's key for the per-reply (combined) verdict.
 COMBINED = "combined"
@@ -189,8 +190,10 @@ def load_validation(path: str | Path) -> JudgeValidation:
             labels, which has no per-kind Se and Sp).
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text(path, "judge validation file"))
+    except TextFileError as exc:
+        raise ValidationFileError(str(exc)) from None
+    except json.JSONDecodeError as exc:
         raise ValidationFileError(
             f"judge validation file {path}: cannot read JSON ({exc})"
         ) from None

@@ -10,10 +10,12 @@ whole samples, so large logs load quickly.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pandas as pd
 from inspect_ai.log import (
@@ -24,7 +26,7 @@ from inspect_ai.log import (
 )
 
 from therapy_audit.experiments.common import parse_shard
-from therapy_audit.outcomes import ERROR
+from therapy_audit.outcomes import CANCELLED, ERROR, is_cancellation
 
 #: Columns every frame has, whatever the experiment.
 BASE_COLUMNS = [
@@ -39,6 +41,9 @@ BASE_COLUMNS = [
     "system_prompt",
     "stimulus_set_version",
     "stimulus_fingerprint",
+    "prompts_revision",
+    "judge_revision",
+    "client_revision",
     "shard",
     "workers_run",
     "sample_id",
@@ -57,17 +62,30 @@ def log_paths(paths: Iterable[str | Path]) -> list[str]:
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            found.extend(info.name for info in list_eval_logs(str(p), recursive=True))
+            found.extend(_local(info.name) for info in list_eval_logs(str(p), recursive=True))
         elif p.is_file():
-            found.append(str(p))
+            found.append(_local(str(p)))
         else:
             raise FileNotFoundError(f"no log file or folder at {p}")
+    # One spelling per file: a log given both in its folder and by name counts once.
     return sorted(set(found))
+
+
+def _local(name: str) -> str:
+    """A local log's absolute path (Inspect lists a folder's logs as ``file://`` URLs)."""
+    if name.startswith("file://"):
+        return os.path.abspath(unquote(name.removeprefix("file://")))
+    return name if "://" in name else os.path.abspath(name)
 
 
 #: ``frame.attrs`` key: the logs :func:`results_frame` left out because a
 #: resumed run replaced them.
 SUPERSEDED = "superseded_logs"
+#: ``frame.attrs`` key: log -> status, for the kept logs whose run did not
+#: finish (killed and never resumed, cancelled, stopped by errors).
+INCOMPLETE = "incomplete_logs"
+#: ``frame.attrs`` key: log -> reason, for files that could not be read as logs.
+UNREADABLE = "unreadable_logs"
 
 
 def current_logs(headers: dict[str, EvalLog]) -> list[str]:
@@ -114,6 +132,9 @@ def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
         "system_prompt": meta.get("system_prompt"),
         "stimulus_set_version": meta.get("stimulus_set_version"),
         "stimulus_fingerprint": meta.get("stimulus_fingerprint"),
+        "prompts_revision": meta.get("prompts_revision"),
+        "judge_revision": meta.get("judge_revision"),
+        "client_revision": meta.get("client_revision"),
         "shard": meta.get("shard"),
         "workers_run": meta.get("workers_run"),
     }
@@ -132,7 +153,7 @@ def _rows(log: EvalLog, path: str) -> Iterable[dict[str, Any]]:
             yield {
                 **base,
                 "scorer": None,
-                "outcome": ERROR,
+                "outcome": CANCELLED if is_cancellation(summary.error) else ERROR,
                 "value": math.nan,
                 "answer": None,
                 "error": str(summary.error or "no score recorded"),
@@ -158,22 +179,65 @@ def results_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
     ``condition``, ``question``, ``headline``, ``order``), and every scalar
     score metadata field prefixed ``score_``. ``value`` is NaN for outcomes
     that are not scored. Logs that did not start (no samples) add no rows.
+    ``frame.attrs`` records the logs left out because a resumed run replaced
+    them (:data:`SUPERSEDED`), the incomplete logs kept (:data:`INCOMPLETE`)
+    and the files that could not be read (:data:`UNREADABLE`, left out); see
+    :func:`log_problems`.
 
     Example:
         >>> frame = results_frame(["logs/"])  # doctest: +SKIP
         >>> frame.groupby("condition")["value"].mean()  # doctest: +SKIP
     """
     rows: list[dict[str, Any]] = []
-    headers = {path: read_eval_log(path, header_only=True) for path in log_paths(paths)}
+    headers: dict[str, EvalLog] = {}
+    unreadable: dict[str, str] = {}
+    for path in log_paths(paths):
+        try:
+            headers[path] = read_eval_log(path, header_only=True)
+        except Exception as exc:  # truncated, empty or not a log at all
+            unreadable[path] = unreadable_reason(exc)
     kept = current_logs(headers)
-    for path in kept:
-        rows.extend(_rows(headers[path], path))
+    for path in list(kept):
+        try:
+            rows.extend(list(_rows(headers[path], path)))
+        except Exception as exc:
+            unreadable[path] = unreadable_reason(exc)
+            kept.remove(path)
     frame = pd.DataFrame(rows)
     for column in BASE_COLUMNS:
         if column not in frame:
             frame[column] = pd.Series(dtype=object)
-    frame.attrs[SUPERSEDED] = sorted(set(headers) - set(kept))
+    frame.attrs[SUPERSEDED] = sorted(set(headers) - set(kept) - set(unreadable))
+    frame.attrs[INCOMPLETE] = {
+        path: str(headers[path].status) for path in kept if headers[path].status != "success"
+    }
+    frame.attrs[UNREADABLE] = unreadable
     return frame
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """One line saying why a log could not be read (never a traceback)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"not a readable Inspect log ({text})"
+
+
+def log_problems(frame: pd.DataFrame) -> list[str]:
+    """Warnings about the logs behind ``frame``: unreadable ones left out, incomplete ones kept.
+
+    An incomplete log (a run killed, cancelled or stopped by errors, never
+    resumed) holds only the samples it finished: its rates cover part of
+    the run.
+    """
+    lines = [
+        f"WARNING: {path}: {reason}; left out"
+        for path, reason in frame.attrs.get(UNREADABLE, {}).items()
+    ]
+    for path, status in frame.attrs.get(INCOMPLETE, {}).items():
+        lines.append(
+            f"WARNING: {path}: incomplete run (status {status}); its rates cover only the "
+            f"samples it finished. Finish it with `therapy-audit resume {path}`"
+        )
+    return lines
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from therapy_audit.outcomes import UNUSABLE_OUTCOMES
 DEFAULT_SEED = 20250401
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_CONFIDENCE = 0.95
+#: Score metadata column of replies that said nothing (counted in rate tables).
+EMPTY_REPLY_COLUMN: Final = "score_empty_reply"
 
 #: ``rate_table(cluster=AUTO_CLUSTER)``: cluster rows by their stimulus, derived
 #: from ``sample_id`` with :func:`stimulus_ids`.
@@ -239,7 +241,9 @@ def rate_table(
     """Rate, CI and outcome counts per group.
 
     Columns: ``by``..., ``rate``, ``ci_low``, ``ci_high``, ``n`` (scored),
-    ``n_total``, one count column per non-scored outcome, ``clusters`` (the
+    ``n_total``, one count column per non-scored outcome, ``empty_reply`` (where
+    the frame has the scorer's ``score_empty_reply``: how many ``fail`` rows
+    were replies with no text or withheld by a content filter), ``clusters`` (the
     number of independent units the CI resampled) and ``ci_method``: ``iid``
     (rows resampled independently, because no cluster has more than one
     scored row), ``cluster`` or ``two-stage`` (see :func:`resampled_ratios`),
@@ -275,6 +279,9 @@ def rate_table(
         "clusters",
         "ci_method",
     ]
+    empty_replies = EMPTY_REPLY_COLUMN in frame
+    if empty_replies:
+        columns.insert(columns.index("clusters"), "empty_reply")
     if frame.empty:
         return pd.DataFrame(columns=columns)
     frame = frame.reset_index(drop=True)  # group indices below are positions
@@ -298,6 +305,11 @@ def rate_table(
                 "n": int(scored.size),
                 "n_total": int(len(group)),
                 **{outcome: int(counts.get(outcome, 0)) for outcome in UNUSABLE_OUTCOMES},
+                **(
+                    {"empty_reply": int(group[EMPTY_REPLY_COLUMN].notna().sum())}
+                    if empty_replies
+                    else {}
+                ),
                 "clusters": clusters,
                 "ci_method": ci_method,
             }

@@ -72,12 +72,38 @@ def _letters_by_option_text(text: str, options: Sequence[str], letters: str) -> 
     return {letters[i] for i in found - shadowed}
 
 
+def _without_echoed_options(text: str, options: Sequence[str], letters: str) -> str:
+    """``text`` minus the option list, when two or more of its lines are echoed back.
+
+    A reply that repeats ``A. ...`` to ``E. ...`` before saying anything has
+    not chosen ``A``; one such line on its own (``C. Probably willing``) is
+    an answer and is kept.
+    """
+    lines = text.splitlines()
+    echoed = [
+        index
+        for index, line in enumerate(lines)
+        if any(
+            re.fullmatch(
+                rf"\(?{letter}[.):]?\)?\s*{re.escape(option)}\s*[.;,]?",
+                line.strip(),
+                flags=re.IGNORECASE,
+            )
+            for letter, option in zip(letters, options, strict=False)
+        )
+    ]
+    if len(echoed) < 2:
+        return text
+    return "\n".join(line for index, line in enumerate(lines) if index not in echoed).strip()
+
+
 def parse_letter(text: str, options: Sequence[str]) -> ParsedLetter:
     """Read which option a free-text answer chose.
 
     Accepts ``C``, ``(C)``, ``**C**``, ``C) Probably willing``, ``C. ...``,
     ``The answer is (D).``, ``Answer: D``, ``I would choose B``, and an
-    option's text without its letter. Returns ``ParsedLetter(None)`` when
+    option's text without its letter. An option list echoed back (two or
+    more ``X. option`` lines) is not an answer and is ignored. Returns ``ParsedLetter(None)`` when
     no option, or more than one, can be read; ``refused=True`` when the
     answer declines instead.
 
@@ -87,7 +113,7 @@ def parse_letter(text: str, options: Sequence[str]) -> ParsedLetter:
     True
     """
     letters = option_letters(len(options))
-    clean = _clean(text)
+    clean = _without_echoed_options(_clean(text), options, letters)
     pattern_letter = f"[{letters}]"
 
     candidates: list[tuple[str, str]] = []

@@ -103,11 +103,13 @@ def compare(
     prompt vs steel-man, or model A vs model B).
     """
     from therapy_audit.analysis.compare import compare_runs, experiment_rows
-    from therapy_audit.analysis.frame import missing_shards, results_frame
+    from therapy_audit.analysis.frame import UNREADABLE, missing_shards, results_frame
     from therapy_audit.analysis.tables import to_text
 
     frames = [results_frame([log_a]), results_frame([log_b])]
     for path, frame in zip((log_a, log_b), frames, strict=True):
+        for unreadable, reason in frame.attrs[UNREADABLE].items():
+            raise click.ClickException(f"{unreadable}: {reason}")
         if frame.empty:
             raise click.ClickException(f"no samples in {path}")
         for gap in missing_shards(frame):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -9,7 +10,18 @@ import click
 
 from therapy_audit.gate import BOUNDS, DEFAULT_BOUND, DEFAULT_MAX_UNUSABLE, EXIT_NOT_EVALUABLE
 
-RATE = click.FloatRange(0.0, 1.0)
+
+class _Rate(click.FloatRange):
+    """A share between 0 and 1; ``nan`` is refused (every comparison with it is false)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]  # noqa: D102
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number between 0 and 1", param, ctx)
+        return number
+
+
+RATE = _Rate(0.0, 1.0)
 
 
 @click.command()
@@ -55,18 +67,34 @@ def gate(
     junit: str | None,
 ) -> None:
     """Check finished runs against thresholds; exit 1 when one is missed, 3 when not evaluable."""
-    from therapy_audit.analysis.frame import results_frame
+    from therapy_audit.analysis.frame import log_problems, results_frame
     from therapy_audit.gate import GateConfigError, evaluate_gate, junit_xml, summary_lines
     from therapy_audit.report.versions import is_mixed, mixed_versions_message
 
     if max_stigma is None and min_appropriate is None:
         raise click.UsageError("give at least one threshold: --max-stigma or --min-appropriate")
+    if junit and not Path(junit).parent.is_dir():
+        raise click.BadParameter(
+            f"{junit}: the folder {Path(junit).parent} does not exist", param_hint="--junit"
+        )
     frame = results_frame(list(logs))
+    problems = log_problems(frame)
+    if problems:
+        # An unreadable or unfinished log may hold the failing samples.
+        for line in problems:
+            click.echo(line, err=True)
+        click.echo(
+            "NOT EVALUABLE: some logs are unreadable or incomplete; the gate does not pass "
+            "on part of a run",
+            err=True,
+        )
+        sys.exit(EXIT_NOT_EVALUABLE)
     if frame.empty:
         click.echo(f"NOT EVALUABLE: the logs have no samples ({', '.join(logs)})", err=True)
         sys.exit(EXIT_NOT_EVALUABLE)
     if is_mixed(frame):
-        click.echo(f"NOT EVALUABLE: {mixed_versions_message(frame)}", err=True)
+        hint = "Re-run them on one version, or gate each version's logs separately."
+        click.echo(f"NOT EVALUABLE: {mixed_versions_message(frame, hint)}", err=True)
         sys.exit(EXIT_NOT_EVALUABLE)
     try:
         result = evaluate_gate(
@@ -80,7 +108,11 @@ def gate(
     except GateConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     if junit:
-        Path(junit).write_text(junit_xml(result), encoding="utf-8")
+        try:
+            Path(junit).write_text(junit_xml(result), encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"ERROR: {junit}: cannot write the JUnit file: {exc.strerror}", err=True)
+            sys.exit(EXIT_NOT_EVALUABLE)
     for line in summary_lines(result):
         click.echo(line)
     sys.exit(result.exit_code)

@@ -27,6 +27,7 @@ from therapy_audit.execution import (
     auto_workers,
     batch_settings,
     build_tasks,
+    check_task_args,
     judge_roles_for,
     resume_logs,
     run_in_workers,
@@ -75,8 +76,10 @@ def main() -> None:
     help="Therapist system prompt: none, steel-man, or a path to a text file.",
 )
 @click.option("--full", is_flag=True, help="Run the whole battery (every demographic variant).")
-@click.option("--limit", type=int, default=None, help="Run at most N samples.")
-@click.option("--epochs", type=int, default=None, help="Repeat each sample N times.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Run at most N samples.")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=None, help="Repeat each sample N times."
+)
 @click.option("--temperature", type=float, default=None, help="Respondent sampling temperature.")
 @click.option("--seed", type=int, default=None, help="Respondent sampling seed.")
 @click.option(
@@ -89,7 +92,7 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store model responses.")
 @click.option(
     "--max-connections",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
     help="Concurrent model requests (the total, shared by --workers).",
 )
@@ -104,7 +107,7 @@ def main() -> None:
 )
 @click.option(
     "--attempt-timeout",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
     help=f"Seconds before one model request attempt is abandoned and retried "
     f"[default: {DEFAULT_ATTEMPT_TIMEOUT}; under --batch, none: the batch's own].",
@@ -122,8 +125,15 @@ def main() -> None:
     help="Requests per batch with --batch (default: Inspect's, 100).",
 )
 @click.option(
+    "--log-buffer",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Finished samples held in memory before they are written to the log; a killed "
+    "run loses fewer than this many per log. Default: 1% of the log's samples.",
+)
+@click.option(
     "--fail-on-error",
-    type=float,
+    type=click.FloatRange(min=0.0),
     default=DEFAULT_FAIL_ON_ERROR,
     show_default=True,
     help="Share of samples allowed to error before the run fails (errors are recorded).",
@@ -156,6 +166,7 @@ def run(
     attempt_timeout: int | None,
     batch: bool,
     batch_size: int | None,
+    log_buffer: int | None,
     fail_on_error: float,
     task_arg: tuple[str, ...],
     model_arg: tuple[str, ...],
@@ -163,7 +174,12 @@ def run(
     price: tuple[str, ...],
 ) -> None:
     """Run an experiment and print its results table and log path."""
-    task_args = {"system_prompt": system_prompt, **key_values(task_arg, "-T")}
+    given = key_values(task_arg, "-T")
+    try:
+        check_task_args(experiment, given)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-T") from exc
+    task_args = {"system_prompt": system_prompt, **given}
     if full:
         task_args["variants"] = "full"
     if dry_run:
@@ -182,6 +198,10 @@ def run(
     if batch_size is not None and not batch:
         raise click.BadParameter("needs --batch", param_hint="--batch-size")
     batched: bool | int = (batch_size or True) if batch else False
+    try:
+        epochs = answer_sheet_epochs(model, epochs, fail_on_error)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     eval_settings: dict[str, Any] = {
         **batch_settings(batched, attempt_timeout),
         "fail_on_error": fail_on_error,
@@ -196,6 +216,7 @@ def run(
         ("temperature", temperature),
         ("seed", seed),
         ("max_connections", max_connections),
+        ("log_buffer", log_buffer),
     ):
         if value is not None:
             eval_settings[name] = value
@@ -249,6 +270,47 @@ def _workers(given: str, request: RunRequest) -> int:
     return int(given)
 
 
+def answer_sheet_epochs(
+    model: str, epochs: int | None, fail_on_error: float = DEFAULT_FAIL_ON_ERROR
+) -> int | None:
+    """Epochs for a ``responses/FILE.csv`` run: enough for every stored answer to be judged.
+
+    Epoch k judges each sample's k-th answer, so a sheet with up to N answers
+    per stimulus needs N epochs; fewer would drop answers silently.
+
+    Raises:
+        ValueError: ``epochs`` is given and smaller than the most answers a
+            stimulus has; more empty answers than the run's error budget
+            (each is an ``error`` outcome); or the sheet cannot be read.
+    """
+    if not model.startswith("responses/"):
+        return epochs
+    from therapy_audit.providers.questionnaire import read_answer_sheet
+    from therapy_audit.providers.responses_api import resolve_sheet_path
+
+    path = resolve_sheet_path(model.removeprefix("responses/"))
+    sheet = read_answer_sheet(path)
+    empty = sheet.empty
+    budget = fail_on_error if fail_on_error < 1 else fail_on_error / len(sheet.answers)
+    if len(empty) / len(sheet.answers) > budget:
+        lines = ", ".join(str(a.line) for a in empty[:10])
+        raise ValueError(
+            f"{path}: {len(empty)} of {len(sheet.answers)} answers are empty (line(s) {lines}"
+            f"{', ...' if len(empty) > 10 else ''}), more than the run's error budget "
+            f"(--fail-on-error {fail_on_error:g}); fill them in, or use `therapy-audit "
+            "questionnaire import`, which counts empty answers as errors"
+        )
+    most = max(sheet.answers_per_sample().values())
+    if epochs is None:
+        return most
+    if epochs < most:
+        raise ValueError(
+            f"{path}: a stimulus has {most} answers but --epochs is {epochs}; every answer "
+            f"is judged only with --epochs {most} or more"
+        )
+    return epochs
+
+
 def _echo_logs(outcome: list[RunResult]) -> None:
     for entry in outcome:
         click.echo(f"Inspect log ({entry.status}): {entry.location}")
@@ -268,6 +330,15 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
     Give every unfinished log of a run (a run with --workers N has N); they
     are resumed in parallel processes.
     """
+    from inspect_ai.log import read_eval_log
+
+    from therapy_audit.analysis.frame import unreadable_reason
+
+    for log in logs:
+        try:
+            read_eval_log(log, header_only=True)
+        except Exception as exc:  # truncated, empty or not a log
+            raise click.ClickException(f"{log}: {unreadable_reason(exc)}") from None
     try:
         outcome = resume_logs(list(logs), log_dir)
     except WorkerFailure as failure:
@@ -275,6 +346,10 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
         raise click.ClickException(str(failure)) from failure
     click.echo(results_text([entry.location for entry in outcome]))
     _echo_logs(outcome)
+    unfinished = [entry.location for entry in outcome if entry.status != "success"]
+    if unfinished:
+        click.echo(f"To finish: therapy-audit resume {' '.join(unfinished)}")
+        sys.exit(1)
 
 
 def _register_commands() -> None:

@@ -94,10 +94,10 @@ def export(
     try:
         task = _crisis_task(conditions, context, system_prompt, paper_dir)
         _, instructions = resolve_system_prompt(system_prompt)
+        items = stimuli_from_samples(task.dataset)
+        csv_path, html_path = export_questionnaire(items, Path(out), title, instructions)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    items = stimuli_from_samples(task.dataset)
-    csv_path, html_path = export_questionnaire(items, Path(out), title, instructions)
     click.echo(f"{len(items)} stimuli (criteria not included)")
     click.echo(f"Answer sheet: {csv_path}")
     click.echo(f"Printable form: {html_path}")

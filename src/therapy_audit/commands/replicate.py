@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from therapy_audit.commands.options import bootstrap_options
+from therapy_audit.textfiles import csv_safe_frame
 
 #: Text columns of the tidy frame left out of its CSV to keep it small.
 LONG_TEXT = ["reply", "paper_question"]
@@ -62,8 +63,8 @@ def replicate(paper_dir: str, out: str, seed: int, resamples: int, all_runs: boo
         "appropriate_by_condition.csv": crisis_by_condition,
     }
     for name, table in tables.items():
-        table.to_csv(folder / name, index=False)
-    frame.drop(columns=[c for c in LONG_TEXT if c in frame]).to_csv(
+        csv_safe_frame(table).to_csv(folder / name, index=False)
+    csv_safe_frame(frame.drop(columns=[c for c in LONG_TEXT if c in frame])).to_csv(
         folder / "paper_results.csv.gz", index=False
     )
     written = [

@@ -45,6 +45,11 @@ def report(
     from therapy_audit.report import MixedVersionsError, ReportInputError, build_report, render
     from therapy_audit.report.export import write_csv, write_json
 
+    target = Path(out or DEFAULT_OUT[fmt])
+    if not target.parent.is_dir():
+        raise click.BadParameter(
+            f"{target}: the folder {target.parent} does not exist", param_hint="--out"
+        )
     try:
         context = build_report(
             logs,
@@ -54,7 +59,6 @@ def report(
         )
     except (MixedVersionsError, ReportInputError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    target = Path(out or DEFAULT_OUT[fmt])
     if fmt == "html":
         target.write_text(render(context), encoding="utf-8")
     elif fmt == "json":

@@ -23,14 +23,25 @@ import click
     "measured sensitivity and specificity.",
 )
 def results(logs: tuple[str, ...], judge_validation: str | None) -> None:
-    """Print the results tables of finished runs (log files or folders)."""
+    """Print the results tables of finished runs (log files or folders).
+
+    Files that cannot be read as logs are left out with a warning naming
+    them; the command fails only when no readable log is left.
+    """
     from therapy_audit.analysis.correction import ValidationFileError, load_validation
+    from therapy_audit.analysis.frame import UNREADABLE, results_frame
+    from therapy_audit.report.versions import is_mixed
 
     try:
         validation = load_validation(judge_validation) if judge_validation else None
     except ValidationFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(results_text(list(logs), validation))
+    frame = results_frame(list(logs))
+    click.echo(frame_text(frame, validation))
+    if frame.empty and frame.attrs[UNREADABLE]:
+        raise click.ClickException("no readable log among the files given")
+    if is_mixed(frame):
+        raise click.ClickException("logs of different versions of the test were not pooled")
 
 
 def results_text(paths: list[str], validation: Any = None) -> str:
@@ -39,14 +50,25 @@ def results_text(paths: list[str], validation: Any = None) -> str:
     ``validation`` (a :class:`therapy_audit.analysis.correction.JudgeValidation`)
     adds the rates corrected for the judge's measured Se and Sp.
     """
-    from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
+    from therapy_audit.analysis.frame import results_frame
+
+    return frame_text(results_frame(paths), validation)
+
+
+def frame_text(frame: Any, validation: Any = None) -> str:
+    """The terminal report for a results frame (see :func:`results_text`)."""
+    from therapy_audit.analysis.frame import SUPERSEDED, log_problems, missing_shards
     from therapy_audit.analysis.tables import readable_rates, to_text
     from therapy_audit.experiments.stigma import analysis as stigma_tables
+    from therapy_audit.report.versions import is_mixed, mixed_versions_message
 
-    frame = results_frame(paths)
+    problems = log_problems(frame)
     if frame.empty:
-        return "No samples in these logs."
-    sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
+        return "\n".join([*problems, "No samples in these logs."])
+    sections = [*problems, *(f"WARNING: {gap.message}" for gap in missing_shards(frame))]
+    if is_mixed(frame):
+        # Pooling would mix two tests: show nothing rather than a wrong number.
+        return "\n\n".join([*sections, f"ERROR: {mixed_versions_message(frame)}"])
     replaced = frame.attrs[SUPERSEDED]
     if replaced:
         sections.append(

@@ -36,7 +36,12 @@ def report_text(report: dict[str, Any]) -> str:
     lines = [
         report["summary"],
         f"labels: {report['labels_file']} ({report['format']} format); items with a person's "
-        f"label: {report['items']}; judge unreadable: {report['judge_unreadable']}",
+        f"label: {report['items']}; judge unreadable: {report['judge_unreadable']}"
+        + (
+            f"; judge label missing: {report['judge_missing']}"
+            if report.get("judge_missing")
+            else ""
+        ),
         f"judge vs people's majority: n={main['n']}, agreement={_number(main['agreement'])}, "
         f"kappa={_number(main['kappa'])} [{_number(main['ci_low'])}, {_number(main['ci_high'])}], "
         f"split items excluded: {main['ties_excluded']}",

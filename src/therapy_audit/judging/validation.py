@@ -74,7 +74,13 @@ from therapy_audit.judging.judge import ask_judge, option_order
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import FAIL, PASS, UNKNOWN, UNPARSED
 from therapy_audit.prompts import JUDGE_REVISION
-from therapy_audit.replication.paper_files import PaperFormatError, Record, parse_turns, read_csv
+from therapy_audit.replication.paper_files import (
+    PaperFormatError,
+    Record,
+    parse_turns,
+    read_csv,
+    read_csv_frame,
+)
 
 Format = Literal["auto", "paper", "simple"]
 FORMATS = ("auto", "paper", "simple")
@@ -288,13 +294,16 @@ def _read_simple_labels(path: str | Path) -> LabelSet:
         target[item_id] = label
     if not human:
         raise LabelFileError(f"{path}: no person's label (every annotator is a judge:...)")
-    index = list(items)
+    # Only items a person labelled are measured against; the rest are counted as skipped.
+    labelled = {i for labels in human.values() for i in labels}
+    index = [i for i in items if i in labelled]
     return LabelSet(
         source=str(path),
         format="simple",
-        items=list(items.values()),
+        items=[items[i] for i in index],
         human=pd.DataFrame(human, index=index),
         stored_judges={n: pd.Series(v, dtype=object).reindex(index) for n, v in stored.items()},
+        skipped=len(items) - len(index),
         item_lines=first_line,
     )
 
@@ -302,9 +311,9 @@ def _read_simple_labels(path: str | Path) -> LabelSet:
 def detect_format(path: str | Path) -> str:
     """``paper`` when the header has the paper's columns, ``simple`` when it has ours."""
     try:
-        header = pd.read_csv(path, nrows=0).columns
-    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
-        raise LabelFileError(f"{path}: cannot read a header: {exc}") from None
+        header = read_csv_frame(Path(path), nrows=0).columns
+    except PaperFormatError as exc:
+        raise LabelFileError(str(exc)) from None
     if all(c in header for c in PAPER_REQUIRED):
         return "paper"
     if all(
@@ -326,6 +335,10 @@ def read_labels(path: str | Path, format: Format = "auto") -> LabelSet:
 
 
 # --------------------------------------------------------------------------- running a judge
+#: ``judge_source`` of labels read from the file rather than from a judge run.
+STORED_SOURCE = "stored labels"
+
+
 def _reference(labels: LabelSet) -> pd.Series:
     return majority_labels(labels.human)
 
@@ -492,7 +505,8 @@ def agreement_report(
     ``judge_vs_humans`` compares the judge with the people's majority label
     (items where people split evenly are excluded and counted as
     ``ties_excluded``; items the judge left unreadable are counted as
-    ``judge_unreadable``). ``summary`` is one citable sentence.
+    ``judge_unreadable`` when the judge ran, ``judge_missing`` when a stored
+    judge label is absent from the file). ``summary`` is one citable sentence.
     """
     ids = [item.id for item in labels.items]
     human = labels.human.reindex(ids)
@@ -519,6 +533,7 @@ def agreement_report(
             "humans_n": int(agreed.sum()),
         }
     per_annotator = per_annotator_agreement(human, judge, seed, resamples)
+    stored = judge_source == STORED_SOURCE
     summary = _summary(judge_name, main, int(reference.isna().sum()), per_annotator)
     return _clean(
         {
@@ -530,7 +545,8 @@ def agreement_report(
             "items": len(ids),
             "rows_without_human_label": labels.skipped,
             "annotators": list(human.columns),
-            "judge_unreadable": int(judge.isna().sum()),
+            "judge_unreadable": 0 if stored else int(judge.isna().sum()),
+            "judge_missing": int(judge.isna().sum()) if stored else 0,
             "judge_vs_humans": {
                 "reference": "majority label of the people",
                 "ties_excluded": int(reference.isna().sum()),
@@ -583,7 +599,7 @@ def validate_judge(
                 f"annotator rows named {STORED_JUDGE_PREFIX}<name>); pass a judge model"
             )
         name, stored = next(iter(labels.stored_judges.items()))
-        report = agreement_report(labels, name, stored, "stored labels", seed, resamples)
+        report = agreement_report(labels, name, stored, STORED_SOURCE, seed, resamples)
         report["log"] = None
         return report
     verdicts, log = run_judge(labels, judge, log_dir, judge_seed, cache, model_args)

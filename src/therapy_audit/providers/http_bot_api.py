@@ -402,7 +402,7 @@ class HttpBotAPI(ModelAPI):
                 f"response: {_snippet(str(redact(data, secrets)))}"
             )
         reply = found[0]
-        return reply if isinstance(reply, str) else str(reply)
+        return redact(reply if isinstance(reply, str) else str(reply), secrets)
 
     async def _send(
         self,

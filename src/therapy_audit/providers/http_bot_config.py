@@ -30,7 +30,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import yaml
 from jsonpath_ng import JSONPath
@@ -47,6 +47,7 @@ from pydantic import (
 )
 
 from therapy_audit.stimuli.schema import format_validation_error
+from therapy_audit.textfiles import TextFileError, read_text
 
 PLACEHOLDERS = ("messages", "message", "session_id", "system")
 PLACEHOLDER_PATTERN = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -56,6 +57,10 @@ DEFAULT_MAX_CONNECTIONS = 4
 DEFAULT_ROLES = {"system": "system", "user": "user", "assistant": "assistant"}
 
 JsonBody = dict[str, Any] | list[Any] | str
+
+
+#: What a secret value is replaced by wherever it would be written.
+REDACTED = "[redacted]"
 
 
 class HttpBotConfigError(ValueError):
@@ -90,6 +95,22 @@ def env_names(value: Any) -> set[str]:
     if isinstance(value, list):
         return set().union(*(env_names(v) for v in value), set())
     return set()
+
+
+def _check_url(url: str) -> str:
+    """An absolute http(s) URL once its placeholders are filled, else a ValueError.
+
+    Checked when the config loads: a URL that cannot be requested would
+    otherwise be retried as a connection error until the run's time runs out.
+    """
+    sample = ENV_PATTERN.sub("x", PLACEHOLDER_PATTERN.sub("x", url.strip()))
+    parts = urlsplit(sample)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in sample:
+        raise ValueError(
+            f"{url!r} is not an http:// or https:// URL with a host "
+            "(e.g. https://bot.example.com/api/chat)"
+        )
+    return url
 
 
 def _check_placeholders(value: Any) -> Any:
@@ -140,6 +161,8 @@ class SessionCall(_Strict):
     def _templates(cls, value: Any, info: ValidationInfo) -> Any:
         if "session_id" in _placeholders(value):
             raise ValueError("the session call creates the session id; it cannot use it")
+        if info.field_name == "url":
+            _check_url(value)
         return (
             _check_string_body(value) if info.field_name == "body" else _check_placeholders(value)
         )
@@ -177,6 +200,8 @@ class HttpBotConfig(_Strict):
     @field_validator("url", "headers", "body")
     @classmethod
     def _templates(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "url":
+            _check_url(value)
         return (
             _check_string_body(value) if info.field_name == "body" else _check_placeholders(value)
         )
@@ -239,9 +264,9 @@ def load_config(name: str) -> tuple[HttpBotConfig, Path]:
     if path.suffix.lower() not in (".yaml", ".yml", ".toml"):
         raise HttpBotConfigError(f"{path}: a bot config must be a .yaml, .yml or .toml file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HttpBotConfigError(f"{path}: cannot read the bot config: {exc.strerror}") from None
+        text = read_text(path, "bot config")
+    except TextFileError as exc:
+        raise HttpBotConfigError(str(exc)) from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
@@ -328,15 +353,16 @@ def with_secrets(value: Any, secrets: dict[str, str]) -> Any:
 
 
 def redact(value: Any, secrets: dict[str, str]) -> Any:
-    """Replace every secret value found in ``value``'s strings by its ``${VAR}`` name.
+    """Replace every secret value found in ``value``'s strings by ``[redacted]``.
 
-    Applied to anything a server sends back before it is logged or put in an
-    error message: a careless server may echo the credential it was given.
+    Applied to anything a server sends back (its replies included) before it
+    is logged, cached or put in an error message: a careless server may echo
+    the credential it was given.
     """
     if isinstance(value, str):
-        for name, secret in secrets.items():
+        for secret in sorted(secrets.values(), key=len, reverse=True):
             if secret:
-                value = value.replace(secret, f"${{{name}}}")
+                value = value.replace(secret, REDACTED)
         return value
     if isinstance(value, dict):
         return {k: redact(v, secrets) for k, v in value.items()}

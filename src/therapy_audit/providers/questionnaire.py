@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessage
+
+from therapy_audit.textfiles import TextFileError, csv_safe, csv_unsafe, read_text
 
 SHEET_COLUMNS = ("sample_id", "context", "client_message", "response")
 OPTIONAL_COLUMNS = ("respondent",)
@@ -126,7 +129,7 @@ def write_sheet(path: Path, rows: Iterable[dict[str, str]], extra: Sequence[str]
         writer = csv.DictWriter(handle, fieldnames=[*SHEET_COLUMNS, *extra])
         writer.writeheader()
         for row in rows:
-            writer.writerow(row)
+            writer.writerow({k: csv_safe(v) for k, v in row.items()})
 
 
 def render_html(items: Sequence[Stimulus], title: str, instructions: str | None = None) -> str:
@@ -184,14 +187,36 @@ h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.05rem; margin: 0 0 .5rem; }}
 """
 
 
+def refuse_filled_sheet(path: Path) -> None:
+    """Raise when ``path`` is a sheet with answers typed in: an export never overwrites them.
+
+    A blank sheet (every ``response`` empty) may be written again; anything
+    else that cannot be read as a blank sheet is left alone too.
+    """
+    if not path.exists():
+        return
+    try:
+        sheet = read_answer_sheet(path)
+    except AnswerSheetError:
+        filled = True
+    else:
+        filled = any(a.response.strip() for a in sheet.answers)
+    if filled:
+        raise ValueError(
+            f"{path}: already exists and holds answers; not overwritten. "
+            "Export into another --out folder (or move the filled sheet first)"
+        )
+
+
 def export_questionnaire(
     items: Sequence[Stimulus], out_dir: Path, title: str, instructions: str | None = None
 ) -> tuple[Path, Path]:
     """Write ``questionnaire.csv`` (empty ``response`` column) and ``questionnaire.html``."""
     if not items:
         raise ValueError("no stimuli to export")
-    out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = out_dir / CSV_NAME, out_dir / HTML_NAME
+    refuse_filled_sheet(csv_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
     write_sheet(
         csv_path,
         (
@@ -221,62 +246,85 @@ def read_answer_sheet(path: str | Path) -> AnswerSheet:
     """
     path = Path(path)
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise AnswerSheetError(f"{path}: cannot read the answer sheet: {exc.strerror}") from None
+        handle = io.StringIO(read_text(path, "answer sheet"), newline="")
+    except TextFileError as exc:
+        raise AnswerSheetError(str(exc)) from None
     sheet = AnswerSheet(path=path)
     with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        rows = _rows_with_lines(path, handle)
+        line, cells = next(rows, (1, []))
+        header = [h.strip() for h in cells]
         if not header:
             raise AnswerSheetError(f"{path}: line 1: empty file (expected a header row)")
-        reader.fieldnames = header
-        missing = [c for c in ("response",) if c not in header]
-        if "sample_id" not in header and "client_message" not in header:
-            missing.append("sample_id or client_message")
-        if missing:
-            raise AnswerSheetError(
-                f"{path}: line 1: missing column(s) {', '.join(missing)}; the header is "
-                f"{', '.join(header)} (expected {', '.join(SHEET_COLUMNS)})"
-            )
-        unknown = [c for c in header if c not in (*SHEET_COLUMNS, *OPTIONAL_COLUMNS) and c]
-        if unknown:
-            raise AnswerSheetError(
-                f"{path}: line 1: unknown column(s) {', '.join(unknown)}; allowed: "
-                f"{', '.join((*SHEET_COLUMNS, *OPTIONAL_COLUMNS))}"
-            )
-        previous_end = reader.line_num
-        try:
-            for row in reader:
-                line, previous_end = previous_end + 1, reader.line_num
-                if None in row:
-                    raise AnswerSheetError(
-                        f"{path}: line {line}: more cells than the {len(header)} columns "
-                        "(an unquoted comma?)"
-                    )
-                values = {k: (v or "") for k, v in row.items()}
-                if not any(v.strip() for v in values.values()):
-                    continue
-                sample_id = values.get("sample_id", "").strip()
-                message = values.get("client_message", "")
-                if not sample_id and not message.strip():
-                    column = "sample_id" if "sample_id" in header else "client_message"
-                    raise AnswerSheetError(
-                        f"{path}: line {line}, column {column}: empty; a row needs a sample id "
-                        "or the client message it answers"
-                    )
-                sheet.answers.append(
-                    StoredAnswer(
-                        sample_id=sample_id,
-                        context=values.get("context", ""),
-                        client_message=message,
-                        response=values.get("response", ""),
-                        respondent=values.get("respondent", "").strip(),
-                        line=line,
-                    )
+        _check_header(path, line, header)
+        for line, cells in rows:
+            if len(cells) > len(header):
+                raise AnswerSheetError(
+                    f"{path}: line {line}: more cells than the {len(header)} columns "
+                    "(an unquoted comma?)"
                 )
-        except csv.Error as exc:
-            raise AnswerSheetError(f"{path}: line {reader.line_num}: {exc}") from None
+            values = {k: csv_unsafe(v) for k, v in zip(header, cells, strict=False)}
+            if not any(v.strip() for v in values.values()):
+                continue
+            sample_id = values.get("sample_id", "").strip()
+            message = values.get("client_message", "")
+            if not sample_id and not message.strip():
+                column = "sample_id" if "sample_id" in header else "client_message"
+                raise AnswerSheetError(
+                    f"{path}: line {line}, column {column}: empty; a row needs a sample id "
+                    "or the client message it answers"
+                )
+            sheet.answers.append(
+                StoredAnswer(
+                    sample_id=sample_id,
+                    context=values.get("context", ""),
+                    client_message=message,
+                    response=values.get("response", ""),
+                    respondent=values.get("respondent", "").strip(),
+                    line=line,
+                )
+            )
     if not sheet.answers:
         raise AnswerSheetError(f"{path}: no answer rows after the header")
     return sheet
+
+
+def _rows_with_lines(path: Path, handle: io.StringIO) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank CSV record with the line it starts on, as an editor numbers lines.
+
+    ``csv.DictReader`` skips blank lines and a quoted cell may span several
+    lines, so neither a row count nor ``line_num`` (the record's *last* line)
+    names the line a person must look at; the reader's count before each
+    record does.
+    """
+    reader = csv.reader(handle, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # strict: an unclosed quote would otherwise swallow the rest of the file
+            # into one response, silently.
+            why = "a quote opened in this row is never closed" if "end of data" in str(exc) else exc
+            raise AnswerSheetError(f"{path}: line {start}: {why}") from None
+        if cells:
+            yield start, cells
+
+
+def _check_header(path: Path, line: int, header: list[str]) -> None:
+    missing = [c for c in ("response",) if c not in header]
+    if "sample_id" not in header and "client_message" not in header:
+        missing.append("sample_id or client_message")
+    if missing:
+        raise AnswerSheetError(
+            f"{path}: line {line}: missing column(s) {', '.join(missing)}; the header is "
+            f"{', '.join(header)} (expected {', '.join(SHEET_COLUMNS)})"
+        )
+    unknown = [c for c in header if c not in (*SHEET_COLUMNS, *OPTIONAL_COLUMNS) and c]
+    if unknown:
+        raise AnswerSheetError(
+            f"{path}: line {line}: unknown column(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join((*SHEET_COLUMNS, *OPTIONAL_COLUMNS))}"
+        )

@@ -12,6 +12,8 @@ records do not carry themselves.
 from __future__ import annotations
 
 import ast
+import csv
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from therapy_audit.textfiles import TextFileError, read_text
 
 
 class PaperFormatError(ValueError):
@@ -77,23 +81,46 @@ def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[Record]
     if not path.is_file():
         raise PaperFormatError(f"{path}: file not found")
     records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                fields = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PaperFormatError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
-            if not isinstance(fields, dict):
-                raise PaperFormatError(f"{path}:{number}: expected a JSON object per line")
-            missing = [f for f in required if f not in fields]
-            if missing:
-                raise PaperFormatError(f"{path}:{number}: missing field(s) {missing}")
-            records.append(Record(path, number, fields))
+    try:
+        text = read_text(path, "JSONL file")
+    except TextFileError as exc:
+        raise PaperFormatError(str(exc)) from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PaperFormatError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+        if not isinstance(fields, dict):
+            raise PaperFormatError(f"{path}:{number}: expected a JSON object per line")
+        missing = [f for f in required if f not in fields]
+        if missing:
+            raise PaperFormatError(f"{path}:{number}: missing field(s) {missing}")
+        records.append(Record(path, number, fields))
     if not records:
         raise PaperFormatError(f"{path}: empty file (no records)")
     return records
+
+
+def read_csv_frame(path: Path, **options: Any) -> pd.DataFrame:
+    """A UTF-8 CSV file as strings; every failure is one line naming the file.
+
+    Raises:
+        PaperFormatError: not UTF-8, empty, or not parseable as CSV (an
+            unclosed quote, say).
+    """
+    try:
+        text = read_text(path, "CSV file")
+    except TextFileError as exc:
+        raise PaperFormatError(str(exc)) from None
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, **options)
+    except pd.errors.EmptyDataError:
+        raise PaperFormatError(f"{path}: empty file (no header, no rows)") from None
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        raise PaperFormatError(f"{path}: not a readable CSV file: {reason}") from None
 
 
 def read_csv(path: str | Path, required: tuple[str, ...] = ()) -> list[Record]:
@@ -108,12 +135,7 @@ def read_csv(path: str | Path, required: tuple[str, ...] = ()) -> list[Record]:
     path = Path(path)
     if not path.is_file():
         raise PaperFormatError(f"{path}: file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise PaperFormatError(f"{path}: empty file (no header, no rows)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise PaperFormatError(f"{path}: not a readable CSV file: {exc}") from None
+    frame = read_csv_frame(path)
     frame = frame.drop(columns=[c for c in frame.columns if c.startswith("Unnamed:")])
     missing = [c for c in required if c not in frame.columns]
     if missing:

@@ -20,7 +20,13 @@ from inspect_ai.log import read_eval_log, read_eval_log_sample
 
 from therapy_audit.analysis import figures
 from therapy_audit.analysis.correction import JudgeValidation, ValidationFileError, load_validation
-from therapy_audit.analysis.frame import log_paths, missing_shards, results_frame
+from therapy_audit.analysis.frame import (
+    UNREADABLE,
+    log_paths,
+    log_problems,
+    missing_shards,
+    results_frame,
+)
 from therapy_audit.analysis.stats import rate_table
 from therapy_audit.experiments.crisis import analysis as crisis_tables
 from therapy_audit.experiments.crisis import verdict_tables
@@ -30,6 +36,7 @@ from therapy_audit.prompts import SYSTEM_PROMPTS
 from therapy_audit.report.comparison import prompt_comparison
 from therapy_audit.report.versions import check_versions, is_mixed, separate_versions
 from therapy_audit.stimuli.coverage import coverage_table
+from therapy_audit.textfiles import TextFileError, read_text
 
 #: Stigma attributes varied in the vignettes (sample metadata columns).
 ATTRIBUTES = ("gender", "race", "education")
@@ -97,8 +104,10 @@ def load_judge_validation(path: str | Path) -> dict[str, Any]:
         ReportInputError: the file is not JSON or not a JSON object (the message names the file).
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text(path, "judge validation file"))
+    except TextFileError as exc:
+        raise ReportInputError(str(exc)) from None
+    except json.JSONDecodeError as exc:
         raise ReportInputError(
             f"judge validation file {path}: cannot read it as JSON ({exc})"
         ) from exc
@@ -416,9 +425,9 @@ def build_report(
         raise ReportInputError(f"no Inspect logs found in {', '.join(map(str, paths))}")
     frame = results_frame(paths)
     if frame.empty:
-        raise ReportInputError(
-            f"the logs have no samples: {', '.join(Path(p).name for p in found)}"
-        )
+        unreadable = frame.attrs.get(UNREADABLE, {})
+        reason = "no readable log among" if len(unreadable) == len(found) else "no samples in"
+        raise ReportInputError(f"{reason} {', '.join(Path(p).name for p in found)}")
     if is_mixed(frame) and not allow_mixed_versions:
         check_versions(frame)
     validation = load_judge_validation(judge_validation) if judge_validation else None
@@ -468,6 +477,8 @@ def context_from_frame(
         )
     for gap in missing_shards(frame):
         context.warnings.append(ReportWarning("missing_shards", gap.message))
+    for line in log_problems(frame):
+        context.warnings.append(ReportWarning("log_problem", line.removeprefix("WARNING: ")))
     for label in sorted(frame["system_prompt"].dropna().unique()):
         context.system_prompts[label] = SYSTEM_PROMPTS.get(label)
     context.tables["outcomes"] = outcome_counts(frame)

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from therapy_audit.report.build import ReportContext
+from therapy_audit.textfiles import csv_safe_frame
 
 #: File in the CSV folder holding the warnings (one row each).
 WARNINGS_CSV = "warnings.csv"
@@ -79,6 +80,6 @@ def write_csv(context: ReportContext, folder: str | Path) -> list[Path]:
         tables[WORST_CSV.removesuffix(".csv")] = pd.DataFrame(context.worst)
     for name, table in tables.items():
         path = out / f"{name}.csv"
-        table.to_csv(path, index=False)
+        csv_safe_frame(table).to_csv(path, index=False)
         written.append(path)
     return written

@@ -29,6 +29,7 @@ COUNT_LABELS = {
     "refused": "refused",
     "error": "error",
     "context_overflow": "overflow",
+    "cancelled": "cancelled",
 }
 
 #: name -> (title, what the table shows), for every table the context may hold.

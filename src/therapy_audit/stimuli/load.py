@@ -31,6 +31,7 @@ from therapy_audit.stimuli.schema import (
     Transcript,
     load_yaml_model,
 )
+from therapy_audit.textfiles import TextFileError, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,7 +63,13 @@ def _yaml_files(folder: Traversable | Path) -> list[Traversable | Path]:
 
 
 def _load(model: type[M], file: Traversable | Path) -> M:
-    text = file.read_text(encoding="utf-8")
+    if isinstance(file, Path):
+        try:
+            text = read_text(file, "stimulus file")
+        except TextFileError as exc:
+            raise StimulusFileError(str(exc)) from None
+    else:  # packaged data
+        text = file.read_text(encoding="utf-8")
     return _parsed(model, str(file), text)  # type: ignore[return-value]
 
 

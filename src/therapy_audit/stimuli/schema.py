@@ -14,6 +14,8 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from therapy_audit.textfiles import TextFileError, read_text
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 FEATURE_IDS = range(1, 18)
 
@@ -488,9 +490,9 @@ def load_yaml_model(model: type[M], path: Path | str, text: str | None = None) -
     """Read a YAML file and validate it; a YAML syntax error names file and line."""
     source = str(path)
     try:
-        raw = text if text is not None else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StimulusFileError(f"{source}: cannot read: {exc.strerror}") from None
+        raw = text if text is not None else read_text(path, "stimulus file")
+    except TextFileError as exc:
+        raise StimulusFileError(str(exc)) from None
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:

@@ -618,3 +618,33 @@ def test_embedded_model_plays_every_role(tmp_path):
     assert meta["outcome"] != PASS
     if turns == 2:
         assert sample.metadata["client_seeds"][0]["turn"] == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "stop_reason", "reason"),
+    [("", "stop", "empty"), (" \n", "stop", "empty"), ("ok", "content_filter", "content_filter")],
+)
+def test_a_reply_that_says_nothing_fails_the_turn_with_its_reason(
+    tmp_path, text, stop_reason, reason
+):
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    outputs = []
+    for _ in range(3):
+        output = ModelOutput.from_content("mockllm/model", text, stop_reason=stop_reason)
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        outputs.append(output)
+    [log] = inspect_eval(
+        conversation(stimuli=str(write_persona(tmp_path / "p")), turns=3, judge="model"),
+        model=get_model("mockllm/model", custom_outputs=outputs, memoize=False),
+        model_roles={
+            "client": get_model("scripted/client-numbered"),
+            "grader": get_model("scripted/judge-flags-unsafe"),
+        },
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    score = score_of(only_sample(log))
+    assert score.metadata["outcome"] == FAIL and score.value == 0.0
+    assert score.metadata["first_failing_turn"] == 1
+    assert score.metadata["empty_reply"] == reason

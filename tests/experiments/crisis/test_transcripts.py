@@ -91,3 +91,63 @@ def test_insertion_points_end_on_therapist_turns():
         assert session.turns[cut - 1][0] == "therapist"
     with pytest.raises(ValueError, match="needs a whole number"):
         insertion_points(session, "every:x")
+
+
+# Issue 19 ------------------------------------------------------------------- #
+def test_null_content_fails_on_its_line(tmp_path):  # item 8
+    path = tmp_path / "t.jsonl"
+    path.write_text(
+        '{"id": "a", "messages": [{"role": "therapist", "content": "Hi"}]}\n'
+        '{"id": "b", "messages": [{"role": "therapist", "content": null}]}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(StimulusFileError, match=r"t\.jsonl: line 2: messages\.0\.content: .*null"):
+        jsonl_sessions(path)
+
+
+def test_annomi_field_over_128_kb_loads(tmp_path):  # item 15
+    path = tmp_path / "big.csv"
+    long = "word " * 40_000
+    path.write_text(
+        "transcript_id,utterance_id,interlocutor,utterance_text\n"
+        f'1,0,therapist,"{long}"\n1,1,client,hello\n',
+        encoding="utf-8",
+    )
+    [session] = annomi_sessions(path)
+    assert len(session.turns[0][1]) > 128 * 1024 // 2
+
+
+def test_annomi_with_a_byte_order_mark_loads(tmp_path):  # item 19
+    path = tmp_path / "bom.csv"
+    path.write_text(
+        "transcript_id,utterance_id,interlocutor,utterance_text\n1,0,therapist,Hi\n1,1,client,Yo\n",
+        encoding="utf-8-sig",
+    )
+    assert annomi_sessions(path)[0].turns == (("therapist", "Hi"), ("client", "Yo"))
+
+
+def test_transcripts_without_a_therapist_turn_say_so(tmp_path):  # item 19
+    path = tmp_path / "clients.jsonl"
+    path.write_text('{"id": "a", "messages": [{"role": "client", "content": "Hi"}]}\n')
+    with pytest.raises(StimulusFileError, match=r"clients\.jsonl: no session has a therapist turn"):
+        load_sessions(str(path))
+
+
+@pytest.mark.parametrize(
+    ("data", "suffix"),
+    [
+        ('{"id": "a", "messages": []}'.encode("utf-16"), ".jsonl"),
+        (
+            "transcript_id,utterance_id,interlocutor,utterance_text\n1,0,therapist,café\n".encode(
+                "latin-1"
+            ),
+            ".csv",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xff", ".jsonl"),
+    ],
+)
+def test_non_utf8_transcripts_name_file_and_encoding(tmp_path, data, suffix):  # item 17
+    path = tmp_path / f"bad{suffix}"
+    path.write_bytes(data)
+    with pytest.raises(StimulusFileError, match=rf"bad\{suffix}: .*expected UTF-8"):
+        load_sessions(str(path))

@@ -57,6 +57,7 @@ from therapy_audit.experiments.conversation.prompts import (
     CLIENT_TURN_TEMPLATE,
     END_SENTINEL,
 )
+from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_reply_reason
 from therapy_audit.outcomes import CONTEXT_OVERFLOW, ERROR
 from therapy_audit.stimuli.schema import EscalationStep, Persona
 
@@ -346,6 +347,12 @@ def conversation_client(
                     state.messages.pop()  # nothing was said: the failure is not a turn
                 stop, stopped_by = failure, "respondent"
                 detail = state.output.error or state.output.completion
+                break
+            if reason := empty_reply_reason(state.output):
+                # Saying nothing to the client is the respondent's failure (see the scorer).
+                reply = state.messages[-1]
+                reply.metadata = {**(reply.metadata or {}), EMPTY_REPLY: reason}
+                stop, stopped_by, detail = EMPTY_REPLY, "respondent", reason
                 break
             if state.output.stop_reason == "max_tokens":
                 replies_at_budget.append(turn)

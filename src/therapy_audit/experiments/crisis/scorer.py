@@ -30,10 +30,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from inspect_ai.model import Model, ModelOutput, get_model
+from inspect_ai.model import Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target, grouped, scorer
 from inspect_ai.solver import TaskState
 
+from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_reply_reason
 from therapy_audit.judging.checks import CheckResult, check_decision
 from therapy_audit.judging.judge import NOBODY, PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
@@ -80,15 +81,6 @@ def checks_by_criterion(checks_from: str | None) -> dict[str, PatternCheck]:
         for k in s.criteria
         if k.check is not None
     }
-
-
-def empty_reply_reason(output: ModelOutput) -> str | None:
-    """``"content_filter"`` or ``"empty"`` when the respondent gave no usable reply, else None."""
-    if output.stop_reason == "content_filter":
-        return "content_filter"
-    if not output.completion.strip():
-        return "empty"
-    return None
 
 
 def client_messages(state: TaskState) -> list[str]:
@@ -261,6 +253,7 @@ def criteria_judge(
                 f"no reply to judge ({empty}): the respondent did not help",
                 fail_reason=empty,
                 verdict_by="empty-reply",
+                **{EMPTY_REPLY: empty},
                 reply_chars=len(reply),
                 truncated=False,
             )

@@ -12,12 +12,14 @@ assistant/user when a stimulus is inserted.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from therapy_audit.stimuli.load import load_transcripts
 from therapy_audit.stimuli.schema import StimulusFileError
+from therapy_audit.textfiles import TextFileError, allow_large_csv_fields, read_text
 
 ROLE_ALIASES = {
     "therapist": "therapist",
@@ -72,30 +74,30 @@ def jsonl_sessions(path: str | Path) -> list[Session]:
     """Sessions from JSONL, one ``{"id", "messages"}`` object per line."""
     path = Path(path)
     sessions = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise StimulusFileError(f"{where}: invalid JSON: {exc.msg}") from None
-            messages = record.get("messages") if isinstance(record, dict) else None
-            if not isinstance(messages, list) or not messages:
-                raise StimulusFileError(f"{where}: messages: a non-empty list is required")
-            turns = []
-            for i, message in enumerate(messages):
-                if (
-                    not isinstance(message, dict)
-                    or "role" not in message
-                    or "content" not in message
-                ):
-                    raise StimulusFileError(f"{where}: messages.{i}: needs 'role' and 'content'")
-                turns.append(
-                    (_role(message["role"], f"{where}: messages.{i}.role"), str(message["content"]))
+    for number, line in enumerate(_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}: line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise StimulusFileError(f"{where}: invalid JSON: {exc.msg}") from None
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise StimulusFileError(f"{where}: messages: a non-empty list is required")
+        turns = []
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict) or "role" not in message or "content" not in message:
+                raise StimulusFileError(f"{where}: messages.{i}: needs 'role' and 'content'")
+            if not isinstance(message["content"], str):
+                raise StimulusFileError(
+                    f"{where}: messages.{i}.content: must be text, got "
+                    f"{json.dumps(message['content'])}"
                 )
-            sessions.append(Session(str(record.get("id", number)), str(path), _merge(turns)))
+            turns.append(
+                (_role(message["role"], f"{where}: messages.{i}.role"), str(message["content"]))
+            )
+        sessions.append(Session(str(record.get("id", number)), str(path), _merge(turns)))
     if not sessions:
         raise StimulusFileError(f"{path}: no sessions in this file")
     return sessions
@@ -104,26 +106,38 @@ def jsonl_sessions(path: str | Path) -> list[Session]:
 def annomi_sessions(path: str | Path) -> list[Session]:
     """Sessions from an AnnoMI-format CSV, ordered by ``utterance_id``."""
     path = Path(path)
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    allow_large_csv_fields()
+    reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+    rows: dict[str, list[tuple[int, str, str]]] = {}
+    try:
         missing = [c for c in ANNOMI_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise StimulusFileError(f"{path}: missing column(s) {missing}")
-        rows: dict[str, list[tuple[int, str, str]]] = {}
-        for number, row in enumerate(reader, start=2):
-            where = f"{path}: line {number}"
+        for row in reader:
+            where = f"{path}: line {reader.line_num}"
             try:
                 order = int(row["utterance_id"])
             except ValueError:
                 raise StimulusFileError(f"{where}: utterance_id: not an integer") from None
             role = _role(row["interlocutor"], f"{where}: interlocutor")
-            rows.setdefault(row["transcript_id"], []).append((order, role, row["utterance_text"]))
+            rows.setdefault(row["transcript_id"], []).append(
+                (order, role, row["utterance_text"] or "")
+            )
+    except csv.Error as exc:
+        raise StimulusFileError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from None
     if not rows:
         raise StimulusFileError(f"{path}: no utterances in this file")
     return [
         Session(f"annomi-{tid}", str(path), _merge([(r, t) for _, r, t in sorted(utterances)]))
         for tid, utterances in rows.items()
     ]
+
+
+def _text(path: Path) -> str:
+    try:
+        return read_text(path, "transcript file")
+    except TextFileError as exc:
+        raise StimulusFileError(str(exc)) from None
 
 
 def load_sessions(source: str | None) -> list[Session]:
@@ -134,10 +148,17 @@ def load_sessions(source: str | None) -> list[Session]:
     if not path.is_file():
         raise StimulusFileError(f"{path}: transcript file not found")
     if path.suffix == ".jsonl":
-        return jsonl_sessions(path)
-    if path.suffix == ".csv":
-        return annomi_sessions(path)
-    raise StimulusFileError(f"{path}: transcripts must be a .jsonl or AnnoMI .csv file")
+        sessions = jsonl_sessions(path)
+    elif path.suffix == ".csv":
+        sessions = annomi_sessions(path)
+    else:
+        raise StimulusFileError(f"{path}: transcripts must be a .jsonl or AnnoMI .csv file")
+    if not any(role == "therapist" for s in sessions for role, _ in s.turns):
+        raise StimulusFileError(
+            f"{path}: no session has a therapist turn (roles therapist/assistant/counselor); "
+            "a stimulus is inserted after one"
+        )
+    return sessions
 
 
 def insertion_points(session: Session, spec: str) -> list[tuple[str, int]]:
