@@ -34,7 +34,7 @@ def test_results_reprints_from_the_log(tmp_path):
     )
     result = runner.invoke(main, ["results", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "0% [0%, 0%]" in result.output
+    assert "0% [0%, 39%] (too few to read)" in result.output
     assert "Position bias" not in result.output  # one order only: nothing to compare
 
 
