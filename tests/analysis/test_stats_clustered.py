@@ -12,7 +12,6 @@ from therapy_audit.analysis.frame import results_frame
 from therapy_audit.analysis.stats import (
     bootstrap_ci,
     cluster_bootstrap_ci,
-    wilson_interval,
     epoch_rates,
     epoch_spread,
     holm,
@@ -20,6 +19,7 @@ from therapy_audit.analysis.stats import (
     resampled_ratios,
     spread_table,
     stimulus_ids,
+    wilson_interval,
 )
 from therapy_audit.experiments.stigma import analysis as stigma_tables
 from therapy_audit.experiments.stigma.task import stigma

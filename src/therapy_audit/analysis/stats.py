@@ -305,7 +305,12 @@ def _group_ci(
     if labels.notna().all() and per_cluster.max() == 1:
         return (*bootstrap_ci(scored, seed, resamples, confidence), clusters, CI_IID)
     low, high = cluster_bootstrap_ci(
-        scored, labels, seed, resamples, confidence, method  # type: ignore[arg-type]
+        scored,
+        labels,
+        seed,
+        resamples,
+        confidence,
+        method,  # type: ignore[arg-type]
     )
     return (low, high, clusters, method)
 
