@@ -45,6 +45,12 @@ RATE = click.FloatRange(0.0, 1.0)
     default=None,
     help="Write the checks as JUnit XML to this file.",
 )
+@click.option(
+    "--pool",
+    is_flag=True,
+    help="Count several runs of the same respondent and system prompt together "
+    "(default: each run is shown separately).",
+)
 def gate(
     logs: tuple[str, ...],
     max_stigma: float | None,
@@ -53,9 +59,10 @@ def gate(
     bound: str,
     max_unusable: float,
     junit: str | None,
+    pool: bool,
 ) -> None:
     """Check finished runs against thresholds; exit 1 when one is missed, 3 when not evaluable."""
-    from therapy_audit.analysis.frame import results_frame
+    from therapy_audit.analysis.frame import RUN_NOTES, results_frame, separate_runs
     from therapy_audit.gate import GateConfigError, evaluate_gate, junit_xml, summary_lines
     from therapy_audit.report.versions import is_mixed, mixed_versions_message
 
@@ -65,6 +72,9 @@ def gate(
     if frame.empty:
         click.echo(f"NOT EVALUABLE: the logs have no samples ({', '.join(logs)})", err=True)
         sys.exit(EXIT_NOT_EVALUABLE)
+    frame = separate_runs(frame, pool=pool)
+    for note in frame.attrs[RUN_NOTES]:
+        click.echo(note, err=True)
     if is_mixed(frame):
         click.echo(f"NOT EVALUABLE: {mixed_versions_message(frame)}", err=True)
         sys.exit(EXIT_NOT_EVALUABLE)

@@ -15,21 +15,39 @@ import click
 
 @click.command()
 @click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True))
-def results(logs: tuple[str, ...]) -> None:
+@click.option(
+    "--pool",
+    is_flag=True,
+    help="Count several runs of the same respondent and system prompt together "
+    "(default: each run is shown separately).",
+)
+def results(logs: tuple[str, ...], pool: bool) -> None:
     """Print the results tables of finished runs (log files or folders)."""
-    click.echo(results_text(list(logs)))
+    click.echo(results_text(list(logs), pool=pool))
 
 
-def results_text(paths: list[str]) -> str:
-    """The terminal report for some logs: one section per experiment present."""
-    from therapy_audit.analysis.frame import SUPERSEDED, missing_shards, results_frame
+def results_text(paths: list[str], pool: bool = False) -> str:
+    """The terminal report for some logs: one section per experiment present.
+
+    Several runs of one respondent and system prompt are shown as separate
+    runs unless ``pool`` (see :func:`~therapy_audit.analysis.frame.separate_runs`).
+    """
+    from therapy_audit.analysis.frame import (
+        RUN_NOTES,
+        SUPERSEDED,
+        missing_shards,
+        results_frame,
+        separate_runs,
+    )
     from therapy_audit.analysis.tables import readable_rates, to_text
     from therapy_audit.experiments.stigma import analysis as stigma_tables
 
     frame = results_frame(paths)
     if frame.empty:
         return "No samples in these logs."
+    frame = separate_runs(frame, pool=pool)
     sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
+    sections.extend(frame.attrs[RUN_NOTES])
     replaced = frame.attrs[SUPERSEDED]
     if replaced:
         sections.append(

@@ -19,7 +19,13 @@ import pandas as pd
 from inspect_ai.log import read_eval_log, read_eval_log_sample
 
 from therapy_audit.analysis import figures
-from therapy_audit.analysis.frame import log_paths, missing_shards, results_frame
+from therapy_audit.analysis.frame import (
+    RUN_NOTES,
+    log_paths,
+    missing_shards,
+    results_frame,
+    separate_runs,
+)
 from therapy_audit.analysis.stats import rate_table
 from therapy_audit.experiments.crisis import analysis as crisis_tables
 from therapy_audit.experiments.stigma import analysis as stigma_tables
@@ -359,8 +365,12 @@ def build_report(
     allow_mixed_versions: bool = False,
     title: str = DEFAULT_TITLE,
     worst: int = DEFAULT_WORST,
+    pool: bool = False,
 ) -> ReportContext:
     """Read the logs under ``paths`` and compute every section of the report.
+
+    Several runs of one respondent and system prompt are shown as separate
+    runs unless ``pool``; a warning says which.
 
     Raises:
         MixedVersionsError: the logs use different stimulus sets and
@@ -380,7 +390,11 @@ def build_report(
     if is_mixed(frame) and not allow_mixed_versions:
         check_versions(frame)
     validation = load_judge_validation(judge_validation) if judge_validation else None
-    return context_from_frame(frame, _runs(frame), validation, title, worst)
+    frame = separate_runs(frame, pool=pool)
+    context = context_from_frame(frame, _runs(frame), validation, title, worst)
+    for note in frame.attrs[RUN_NOTES]:
+        context.warnings.append(ReportWarning("runs", note))
+    return context
 
 
 def context_from_frame(
