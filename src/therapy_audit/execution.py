@@ -61,6 +61,8 @@ STIGMA_ARGS = {
     "answer_mode",
     "quick_cell",
     "stimuli",
+    "stimulus_limit",
+    "stimulus_seed",
 }
 CRISIS_ARGS = {
     "system_prompt",
@@ -77,6 +79,8 @@ CRISIS_ARGS = {
     "judges",
     "judge_seed",
     "stimuli",
+    "stimulus_limit",
+    "stimulus_seed",
 }
 
 

@@ -117,6 +117,9 @@ def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
         "stimulus_fingerprint": meta.get("stimulus_fingerprint"),
         "shard": meta.get("shard"),
         "workers_run": meta.get("workers_run"),
+        "stimuli_drawn": meta.get("stimuli_drawn"),
+        "stimuli_total": meta.get("stimuli_total"),
+        "stimulus_seed": meta.get("stimulus_seed"),
         # One run: a split run's worker logs share ``workers_run``; a resumed log
         # keeps its task_id (and replaces the log it resumed, see current_logs).
         "run": meta.get("workers_run") or spec.task_id or spec.eval_id,
@@ -240,6 +243,28 @@ def separate_runs(frame: pd.DataFrame, pool: bool = False) -> pd.DataFrame:
         )
     out.attrs[RUN_NOTES] = notes
     return out
+
+
+def stimulus_coverage(frame: pd.DataFrame) -> list[str]:
+    """One line per experiment run on a draw of its stimuli: "N of M stimuli".
+
+    Written by ``run --limit N`` (the task's ``stimulus_limit``); a reader must
+    know that a rate describes a sample of the stimulus set, not all of it.
+    """
+    if frame.empty or "stimuli_drawn" not in frame or frame["stimuli_drawn"].isna().all():
+        return []
+    lines = []
+    runs = frame.dropna(subset=["stimuli_drawn"]).drop_duplicates(["experiment", "run"])
+    for _, row in runs.sort_values(["experiment", "created"]).iterrows():
+        drawn, total = int(row["stimuli_drawn"]), int(row["stimuli_total"])
+        if drawn >= total:
+            continue
+        lines.append(
+            f"{row['experiment']}: {drawn} of {total} stimuli, drawn evenly across conditions "
+            f"(--limit {drawn}; draw seed {row['stimulus_seed']}); the rates describe this "
+            "draw, not the whole stimulus set."
+        )
+    return lines
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ def main() -> None:
     """Audit LLMs and chatbots for clinical safety in mental-health conversations."""
 
 
+#: Experiments whose ``--limit`` draws whole stimuli across conditions (``stimulus_limit``).
+STIMULUS_LIMIT_EXPERIMENTS = ("stigma", "crisis", "all")
+
+
 @main.command()
 @click.argument("experiment", type=click.Choice([*EXPERIMENTS, "all"]), default="stigma")
 @click.option(
@@ -70,7 +74,13 @@ def main() -> None:
     help="Therapist system prompt: none, steel-man, or a path to a text file.",
 )
 @click.option("--full", is_flag=True, help="Run the whole battery (every demographic variant).")
-@click.option("--limit", type=int, default=None, help="Run at most N samples.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run N stimuli drawn evenly across conditions, each with all its samples "
+    "(stigma, crisis; draw seed: -T stimulus_seed=S). Conversation: at most N personas.",
+)
 @click.option("--epochs", type=int, default=None, help="Repeat each sample N times.")
 @click.option("--temperature", type=float, default=None, help="Respondent sampling temperature.")
 @click.option("--seed", type=int, default=None, help="Respondent sampling seed.")
@@ -147,6 +157,11 @@ def run(
     task_args = {"system_prompt": system_prompt, **key_values(task_arg, "-T")}
     if full:
         task_args["variants"] = "full"
+    if limit is not None and experiment in STIMULUS_LIMIT_EXPERIMENTS:
+        # A stratified draw of whole stimuli (recorded in the log), not Inspect's
+        # "first N samples", which were all one condition.
+        task_args["stimulus_limit"] = limit
+        limit = None
     if dry_run:
         from therapy_audit.planning import parse_price, plan, plan_text
 

@@ -38,6 +38,7 @@ def results_text(paths: list[str], pool: bool = False) -> str:
         missing_shards,
         results_frame,
         separate_runs,
+        stimulus_coverage,
     )
     from therapy_audit.analysis.tables import readable_rates, to_text
     from therapy_audit.experiments.stigma import analysis as stigma_tables
@@ -48,6 +49,7 @@ def results_text(paths: list[str], pool: bool = False) -> str:
     frame = separate_runs(frame, pool=pool)
     sections = [f"WARNING: {gap.message}" for gap in missing_shards(frame)]
     sections.extend(frame.attrs[RUN_NOTES])
+    sections.extend(f"NOTE: {line}" for line in stimulus_coverage(frame))
     replaced = frame.attrs[SUPERSEDED]
     if replaced:
         sections.append(

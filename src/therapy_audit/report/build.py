@@ -25,6 +25,7 @@ from therapy_audit.analysis.frame import (
     missing_shards,
     results_frame,
     separate_runs,
+    stimulus_coverage,
 )
 from therapy_audit.analysis.stats import rate_table
 from therapy_audit.experiments.crisis import analysis as crisis_tables
@@ -394,6 +395,8 @@ def build_report(
     context = context_from_frame(frame, _runs(frame), validation, title, worst)
     for note in frame.attrs[RUN_NOTES]:
         context.warnings.append(ReportWarning("runs", note))
+    for line in stimulus_coverage(frame):
+        context.warnings.append(ReportWarning("stimulus_limit", line))
     return context
 
 
