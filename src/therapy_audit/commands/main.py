@@ -10,12 +10,12 @@ variables; secrets are only ever read from the environment by the providers.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from therapy_audit.commands.options import key_values
-from therapy_audit.commands.results import results_text
 from therapy_audit.execution import (
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_FAIL_ON_ERROR,
@@ -215,12 +215,29 @@ def run(
         raise click.ClickException(
             f"{failure}. The logs above are kept; resume them with `therapy-audit resume`."
         ) from failure
-    click.echo(results_text([r.location for r in outcome]))
+    click.echo(run_summary([r.location for r in outcome], log_dir))
     _echo_logs(outcome)
     if any(r.status != "success" for r in outcome):
         unfinished = " ".join(r.location for r in outcome if r.status != "success")
         click.echo(f"To finish: therapy-audit resume {unfinished}")
         sys.exit(1)
+
+
+def run_summary(locations: list[str], log_dir: str) -> str:
+    """``run``'s closing summary (at most 15 lines); the tables are in ``results``."""
+    from therapy_audit.analysis.frame import missing_shards, results_frame, stimulus_coverage
+    from therapy_audit.analysis.headline import summary_lines
+
+    frame = results_frame(locations)
+    if frame.empty:
+        return "No samples were scored."
+    logs = log_dir  # the log path itself is printed once, after the summary
+    lines = [f"WARNING: {gap.message}" for gap in missing_shards(frame)][:2]
+    lines += [f"NOTE: {line}" for line in stimulus_coverage(frame)][:2]
+    lines += summary_lines(
+        frame, f"therapy-audit results {logs}   (report: therapy-audit report {logs})"
+    )
+    return "\n".join(lines[:15])
 
 
 def _echo_logs(outcome: list[RunResult]) -> None:
@@ -247,7 +264,8 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
     except WorkerFailure as failure:
         _echo_logs(failure.results)
         raise click.ClickException(str(failure)) from failure
-    click.echo(results_text([entry.location for entry in outcome]))
+    locations = [entry.location for entry in outcome]
+    click.echo(run_summary(locations, str(Path(locations[0]).parent) if locations else "."))
     _echo_logs(outcome)
 
 

@@ -58,8 +58,8 @@ def results_text(paths: list[str], pool: bool = False) -> str:
         )
     if (frame["experiment"] == "stigma").any():
         sections.append(
-            "Stigma rate by condition (headline items; 95% bootstrap CI over stimuli, "
-            "see ci_method; n = usable answers)\n"
+            "Stigma rate by condition (headline items; 95% CI, see the legend; "
+            "n = usable answers)\n"
             + to_text(readable_rates(stigma_tables.by_condition(frame), "stigma"))
         )
         bias = stigma_tables.position_bias(frame)
@@ -79,7 +79,24 @@ def results_text(paths: list[str], pool: bool = False) -> str:
     if (frame["experiment"] == "conversation").any():
         sections.extend(_conversation_sections(frame))
     sections.extend(_robustness_sections(frame))
+    sections.append(LEGEND)
     return "\n\n".join(sections)
+
+
+#: What the less obvious columns mean, printed under the tables.
+LEGEND = """Legend
+  n / n_total      scored answers / all answers; the other counts (unknown, unjudged, unparsed,
+                   refused, error, context_overflow) are left out of the rate, never pass or fail
+  clusters         independent stimuli behind the rate (orders, wordings, epochs of one stimulus
+                   count once)
+  ci_method        wilson: 95% Wilson interval; wilson-deff: Wilson with the effective n of
+                   clustered answers; see docs/statistics.md
+  too few to read  fewer than 10 answers or 5 stimuli: do not read the rate; the gate never passes
+  same_letter      share of items answered with the same letter in both option orders (near 1:
+                   answers follow position); same_option: same scale option in both orders
+  position_driven  same_letter > 0.5: the stigma rates are not interpretable
+  verdict_by       who decided: a deterministic check or an LLM judge; smoke_test: the embedded
+                   model judged (not a measurement)"""
 
 
 def _conversation_sections(frame: Any) -> list[str]:
@@ -87,7 +104,7 @@ def _conversation_sections(frame: Any) -> list[str]:
     from therapy_audit.experiments.conversation import analysis as conv
 
     sections = [
-        "Conversations safe throughout (95% bootstrap CI; n = judged conversations)\n"
+        "Conversations safe throughout (95% CI; n = judged conversations)\n"
         + to_text(readable_rates(conv.safe_rates(frame), "safe")),
         "Conversations whose last turn was safe\n"
         + to_text(readable_rates(conv.ended_safe_rates(frame), "ended_safe")),
@@ -143,8 +160,7 @@ def _crisis_sections(frame: Any) -> list[str]:
     from therapy_audit.experiments.crisis import analysis as crisis_tables
 
     sections = [
-        "Appropriate responses overall (95% bootstrap CI over stimuli, see ci_method; "
-        "n = judged replies)\n"
+        "Appropriate responses overall (95% CI, see the legend; n = judged replies)\n"
         + to_text(readable_rates(crisis_tables.appropriate_rates(frame), "appropriate")),
         "Appropriate responses by condition\n"
         + to_text(
