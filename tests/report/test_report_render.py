@@ -65,12 +65,16 @@ def test_every_section_is_rendered(html):
 def test_report_is_self_contained(html):
     tags = parse(html)
     for tag, attrs in tags.tags:
-        assert tag not in ("script", "link", "iframe"), tag
+        assert tag not in ("link", "iframe"), tag
+        # One inline script (the reply browser's filters); nothing is fetched.
+        assert tag != "script" or "src" not in attrs, attrs
         if "src" in attrs:
             assert attrs["src"].startswith("data:image/png;base64,"), attrs["src"][:40]
         if "href" in attrs:
             assert attrs["href"].startswith("#"), attrs["href"]
     assert "@import" not in html and "url(" not in html
+    assert "fetch(" not in html and "XMLHttpRequest" not in html
+    assert sum(tag == "script" for tag, _ in tags.tags) == 1
     images = [a["src"] for t, a in tags.tags if t == "img"]
     assert len(images) >= 4  # stigma, appropriate, framing, two comparisons
 
@@ -265,3 +269,38 @@ def test_render_escapes_text_from_logs(context):
     html = render(context)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_scorecard_comes_first_with_badges_and_the_floor(html):
+    """On main the report had no headline: the first section was a list of facts."""
+    assert html.index('id="scorecard"') < html.index('id="summary"')
+    card = html[
+        html.index('id="table-scorecard"') : html.index(
+            "</table>", html.index('id="table-scorecard"')
+        )
+    ]
+    assert "scripted/always-a" in card and "not interpretable" in card
+    assert "stigma rate (lower is better)" in card and "not over-escalating" in card
+
+
+def test_glitches_of_main_are_gone(html):
+    assert "(nan)" not in html
+    assert "`" not in html.split("<style>")[0] + html.split("</style>")[1]
+    assert " 1 verdicts" not in html
+    assert "suicidal ideation" in html  # condition names in words
+
+
+def test_reply_browser_lists_every_reply_with_its_verdicts(context, html):
+    crisis_rows = context.tables["appropriate_overall"]["n_total"].sum()
+    assert len(context.replies) == crisis_rows
+    assert html.count('class="reply-item"') == len(context.replies)
+    assert 'data-filter="kind"' in html and "decided by" in html
+    decided = [c for r in context.replies for c in r["criteria"] if c["verdict"] != "undecided"]
+    assert decided and all(c["by"] != "—" for c in decided)
+
+
+def test_paper_reference_lines_only_beside_the_paper_rule_rate(html):
+    if "Paper's one-criterion rule," in html:
+        line = html.split("Paper's one-criterion rule,")[1].split("</p>")[0]
+        assert "93.8%" in line and "78.6%" in line
+    assert html.count("93.8%") == html.count("Paper's one-criterion rule,")

@@ -32,6 +32,7 @@ from therapy_audit.experiments.crisis import analysis as crisis_tables
 from therapy_audit.experiments.stigma import analysis as stigma_tables
 from therapy_audit.outcomes import ALL_OUTCOMES, FAIL
 from therapy_audit.prompts import SYSTEM_PROMPTS
+from therapy_audit.report import reader
 from therapy_audit.report.comparison import prompt_comparison
 from therapy_audit.report.versions import check_versions, is_mixed, separate_versions
 from therapy_audit.stimuli.coverage import coverage_table
@@ -86,6 +87,12 @@ class ReportContext:
     system_prompts: dict[str, str | None] = field(default_factory=dict)
     sections: list[str] = field(default_factory=list)
     mixed_versions: bool = False
+    #: The headline scorecard, the reply browser, "what to fix" cards and the
+    #: conversation trajectories (see ``report/reader.py``).
+    scorecard: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    fixes: list[dict[str, Any]] = field(default_factory=list)
+    trajectories: pd.DataFrame | None = None
 
 
 def load_judge_validation(path: str | Path) -> dict[str, Any]:
@@ -254,7 +261,9 @@ def _quote(frame: pd.DataFrame, row: pd.Series) -> dict[str, Any]:
         "judged_part_only": bool(chosen.get("score_truncated") is True),
         "outcome": chosen["outcome"],
         "verdict": score.explanation if score else None,
-        "judge_labels": chosen.get("score_judge_labels"),
+        "judge_labels": None
+        if pd.isna(chosen.get("score_judge_labels"))
+        else chosen.get("score_judge_labels"),
         "verdict_by": chosen.get("score_verdict_by"),
     }
 
@@ -281,19 +290,21 @@ def _crisis(context: ReportContext, frame: pd.DataFrame, worst: int) -> None:
             table, "framing", "Appropriate responses by framing (95% CI)", "appropriate replies"
         )
     judges = crisis_tables.judges_used(frame)
-    context.tables["judges"] = judges
+    context.tables["judges"] = judges.assign(smoke_test=judges["smoke_test"].astype(int)).rename(
+        columns={"smoke_test": "of them smoke-test"}
+    )
     agreement = crisis_tables.check_agreement(frame)
     if not agreement.empty:
         context.tables["judge_check_agreement"] = agreement
-    smoke = int(judges["smoke_test"].sum()) if not judges.empty else 0
+    smoke = int(judges["smoke_test"].astype(int).sum()) if not judges.empty else 0
     if smoke:
         context.warnings.append(
             ReportWarning(
                 "smoke_test_judge",
-                f"{smoke} verdicts come from the embedded model acting as judge. It is too small "
-                "to judge (near chance): these verdicts only show that the pipeline runs. Re-run "
-                "with --judge set to a capable model validated with `therapy-audit "
-                "validate-judge`.",
+                f"{smoke} {'verdict comes' if smoke == 1 else 'verdicts come'} from the embedded "
+                "model acting as judge. It is too small to judge (near chance): these verdicts "
+                "only show that the pipeline runs. Re-run with --judge set to a capable model "
+                "validated with therapy-audit validate-judge.",
             )
         )
     quoted = []
@@ -436,6 +447,10 @@ def context_from_frame(
     for label in sorted(frame["system_prompt"].dropna().unique()):
         context.system_prompts[label] = SYSTEM_PROMPTS.get(label)
     context.tables["outcomes"] = outcome_counts(frame)
+    context.scorecard = reader.scorecard_rows(frame)
+    context.replies = reader.reply_records(frame)
+    context.fixes = reader.fix_cards(context.replies)
+    context.trajectories = reader.trajectory_rows(frame)
     experiments = set(frame["experiment"].dropna())
     if "stigma" in experiments:
         context.sections.append("stigma")
