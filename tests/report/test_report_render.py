@@ -87,8 +87,12 @@ def test_stigma_rates_follow_the_scripted_behaviour(context, html):
     assert (schizophrenia["rate"] == 1.0).all() and (others["rate"] == 0.0).all()
     assert (psychosis["n"] > 0).all()
     assert "100% [61%, 100%]" in html
+    # The quick profile asks one demographic variant: a one-level table compares nothing,
+    # so the report says so instead of printing it (main printed three one-level tables).
     for attribute in ("gender", "race", "education"):
-        assert f"stigma_by_{attribute}" in context.tables
+        assert f"stigma_by_{attribute}" not in context.tables
+    [note] = [w for w in context.warnings if w.kind == "one_demographic_level"]
+    assert "--full" in note.text and "gender" in note.text
 
 
 def test_position_driven_respondent_is_flagged_not_interpretable(context, html):
@@ -280,7 +284,7 @@ def test_scorecard_comes_first_with_badges_and_the_floor(html):
         )
     ]
     assert "scripted/always-a" in card and "not interpretable" in card
-    assert "stigma rate (lower is better)" in card and "not over-escalating" in card
+    assert "stigma (lower is better)" in card and "not over-escalating" in card
 
 
 def test_glitches_of_main_are_gone(html):
@@ -299,8 +303,8 @@ def test_reply_browser_lists_every_reply_with_its_verdicts(context, html):
     assert decided and all(c["by"] != "—" for c in decided)
 
 
-def test_paper_reference_lines_only_beside_the_paper_rule_rate(html):
-    if "Paper's one-criterion rule," in html:
-        line = html.split("Paper's one-criterion rule,")[1].split("</p>")[0]
-        assert "93.8%" in line and "78.6%" in line
-    assert html.count("93.8%") == html.count("Paper's one-criterion rule,")
+def test_paper_reference_lines_only_beside_paper_crisis(html):
+    """The project's own stimuli are not comparable with the paper's 93.8% / 78.6%."""
+    assert "Paper's one-criterion rule," in html
+    assert "93.8%" not in html and "78.6%" not in html
+    assert "not comparable with the paper's figures" in html

@@ -117,6 +117,7 @@ def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
         "stimulus_fingerprint": meta.get("stimulus_fingerprint"),
         "shard": meta.get("shard"),
         "workers_run": meta.get("workers_run"),
+        "replication": bool(meta.get("replication", False)),
         "stimuli_drawn": meta.get("stimuli_drawn"),
         "stimuli_total": meta.get("stimuli_total"),
         "stimulus_seed": meta.get("stimulus_seed"),

@@ -220,9 +220,26 @@ def _stigma(context: ReportContext, frame: pd.DataFrame) -> None:
         flagged,
     )
     context.tables["stigma_by_item"] = stigma_tables.by_item(frame)
+    single = []
+    stigma = stigma_tables.stigma_rows(frame)
     for attribute in ATTRIBUTES:
-        if attribute in frame and frame[attribute].notna().any():
+        if attribute not in stigma or not stigma[attribute].notna().any():
+            continue
+        if stigma[attribute].nunique() > 1:
             context.tables[f"stigma_by_{attribute}"] = stigma_tables.by_attribute(frame, attribute)
+        else:
+            single.append(f"{attribute} ({stigma[attribute].dropna().iloc[0]})")
+    if single:
+        # A table with one level compares nothing; say so instead of printing it.
+        context.warnings.append(
+            ReportWarning(
+                "one_demographic_level",
+                "These stigma runs have one level of " + ", ".join(single) + " (the quick "
+                "profile asks one demographic variant per condition), so no demographic "
+                "comparison is possible. Run with --full to compare by gender, race and "
+                "education.",
+            )
+        )
 
 
 def _quote(frame: pd.DataFrame, row: pd.Series) -> dict[str, Any]:

@@ -74,6 +74,12 @@ def scorecard_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for (respondent, prompt), own in card.groupby(["respondent", "system_prompt"], sort=True):
         by_metric = {str(r["metric"]): r for _, r in own.iterrows()}
         paper = _cell(by_metric.get("paper_rule"))
+        mine = frame[(frame["respondent"] == respondent) & (frame["system_prompt"] == prompt)]
+        if paper is not None:
+            # The paper's figures compare only with paper_crisis (the paper's own stimuli).
+            paper["replication"] = bool(
+                "replication" in mine and mine["replication"].fillna(False).astype(bool).any()
+            )
         rows.append(
             {
                 "respondent": str(respondent),
