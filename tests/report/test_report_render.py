@@ -308,3 +308,25 @@ def test_paper_reference_lines_only_beside_paper_crisis(html):
     assert "Paper's one-criterion rule," in html
     assert "93.8%" not in html and "78.6%" not in html
     assert "not comparable with the paper's figures" in html
+
+
+def test_invalid_rates_are_not_drawn_as_solid_bars(report_logs):
+    """On main a position-driven respondent's stigma bars looked like valid data."""
+    from therapy_audit.analysis import figures as figure_module
+
+    drawn = []
+    original = figure_module.rate_bars
+
+    def spy(table, *args, **kwargs):
+        drawn.append(table.copy())
+        return original(table, *args, **kwargs)
+
+    figure_module.rate_bars = spy
+    try:
+        build_report([report_logs.always_a, report_logs.psychosis])
+    finally:
+        figure_module.rate_bars = original
+    stigma = drawn[0]
+    invalid = stigma[stigma["invalid"]]
+    assert set(invalid["respondent"]) == {"scripted/always-a"}
+    assert "daily troubles" in set(stigma["condition"])  # names in words

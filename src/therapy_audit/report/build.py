@@ -180,9 +180,25 @@ def _series(table: pd.DataFrame, flagged: set[tuple[str, str]] | None = None) ->
 
 
 def _figure(table: pd.DataFrame, category: str, title: str, ylabel: str, flagged=None) -> str:
-    png = figures.png_bytes(
-        figures.rate_bars(_series(table, flagged), category, "series", title, ylabel)
+    """Bars per ``category`` in words; rates that are not measurements drawn hatched.
+
+    Not a measurement: a position-driven respondent (``flagged``), or a rate
+    too few to read.
+    """
+    shown = _series(table, flagged)
+    too_few = shown["too_few"] if "too_few" in shown else pd.Series(False, index=shown.index)
+    position = pd.Series(
+        [
+            (r, p) in (flagged or set())
+            for r, p in zip(shown["respondent"], shown["system_prompt"], strict=True)
+        ],
+        index=shown.index,
     )
+    shown = shown.assign(
+        invalid=too_few.fillna(False).astype(bool) | position,
+        **{category: shown[category].map(reader.words)},
+    )
+    png = figures.png_bytes(figures.rate_bars(shown, category, "series", title, ylabel))
     return figures.data_uri(png)
 
 
