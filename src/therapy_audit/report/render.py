@@ -44,7 +44,7 @@ TABLE_TEXT: dict[str, tuple[str, str]] = {
     ),
     "judges": (
         "Who judged",
-        "Verdicts per judge; smoke_test counts verdicts of a smoke-test judge.",
+        'Verdicts per judge; "of them smoke-test": verdicts of the embedded smoke-test judge.',
     ),
     "judge_check_agreement": (
         "LLM judge vs deterministic check",
