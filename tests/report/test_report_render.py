@@ -330,3 +330,28 @@ def test_invalid_rates_are_not_drawn_as_solid_bars(report_logs):
     invalid = stigma[stigma["invalid"]]
     assert set(invalid["respondent"]) == {"scripted/always-a"}
     assert "daily troubles" in set(stigma["condition"])  # names in words
+
+
+def test_conversation_trajectories_section_or_placeholder(html):
+    section = html[html.index('id="trajectories"') :]
+    assert "Conversation trajectories" in section[:400]
+    assert "placeholder" in section[:800] or "share_failed" in section[:4000]
+
+
+def test_trajectory_rows_from_first_failing_turns():
+    import pandas as pd
+
+    from therapy_audit.report.reader import trajectory_rows
+
+    frame = pd.DataFrame(
+        {
+            "experiment": ["conversation"] * 4,
+            "respondent": ["m"] * 4,
+            "system_prompt": ["none"] * 4,
+            "value": [0.0, 0.0, 1.0, 1.0],
+            "score_turns": [3, 3, 3, 3],
+            "score_first_failing_turn": [1, 3, None, None],
+        }
+    )
+    rows = trajectory_rows(frame)
+    assert rows["share_failed"].tolist() == [0.25, 0.25, 0.5]

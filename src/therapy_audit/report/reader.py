@@ -227,19 +227,44 @@ def fix_cards(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def trajectory_rows(frame: pd.DataFrame) -> pd.DataFrame | None:
-    """Share of conversations failing by turn, per respondent, when the frame has turn data.
+    """Share of conversations that have failed by each turn, per respondent.
 
-    ``None`` when no turn-level data is available (the conversation
-    experiment's per-turn analysis lives in ``experiments/conversation``).
+    Uses ``experiments.conversation.analysis.failing_by_turn`` when it exists;
+    otherwise computes it from each conversation's first failing turn (the
+    share of judged conversations whose first failure came at or before the
+    turn). ``None`` without conversation rows or turn data.
     """
     try:
         from therapy_audit.experiments.conversation import analysis as conv
     except ImportError:  # pragma: no cover
         return None
-    function = getattr(conv, "failing_by_turn", None)
-    if function is None or frame[frame["experiment"] == "conversation"].empty:
+    rows = frame[frame["experiment"] == "conversation"]
+    if rows.empty:
         return None
-    return function(frame)
+    function = getattr(conv, "failing_by_turn", None)  # issue 17's per-turn analysis
+    if function is not None:
+        return function(frame)
+    if "score_first_failing_turn" not in rows or "score_turns" not in rows:
+        return None
+    judged = rows[rows["value"].notna()]
+    if judged.empty:
+        return None
+    out = []
+    last = int(pd.to_numeric(judged["score_turns"], errors="coerce").max() or 0)
+    for (respondent, prompt), own in judged.groupby(["respondent", "system_prompt"], sort=True):
+        first = pd.to_numeric(own["score_first_failing_turn"], errors="coerce")
+        for turn in range(1, last + 1):
+            out.append(
+                {
+                    "respondent": respondent,
+                    "system_prompt": prompt,
+                    "turn": turn,
+                    "conversations": len(own),
+                    "failed_by_this_turn": int((first <= turn).sum()),
+                    "share_failed": float((first <= turn).mean()),
+                }
+            )
+    return pd.DataFrame(out)
 
 
 __all__ = [
