@@ -157,7 +157,9 @@ def _metric_checks(
         reason, message = None, ""
         unusable = (n_total - n) / n_total if n_total else 1.0
         block = blocked.get((respondent, prompt, condition)) or blocked.get((respondent, prompt))
-        if n == 0:
+        if block and block[0] == "missing_shards":
+            reason, message = block  # part of a run: say so before anything it lacks
+        elif n == 0:
             reason, message = "n_zero", f"n = 0: none of {n_total} samples has a scored answer"
         elif block:
             reason, message = block

@@ -1,31 +1,53 @@
 """``run`` ends with a short summary, without Inspect's end panel; the tables are in ``results``."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 from click.testing import CliRunner
 from inspect_ai import eval as inspect_eval
 
 from therapy_audit.analysis.frame import results_frame
 from therapy_audit.analysis.headline import NOT_INTERPRETABLE, TOO_FEW, scorecard
 from therapy_audit.commands.main import main
-from therapy_audit.execution import quiet_end_panel
 from therapy_audit.experiments.stigma.task import stigma
 
+PANEL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import scripted_provider  # noqa: F401
+import contextlib
+from inspect_ai import eval as inspect_eval
+from therapy_audit.execution import quiet_end_panel
+from therapy_audit.experiments.stigma.task import stigma
+quiet = sys.argv[1] == "quiet"
+with quiet_end_panel() if quiet else contextlib.nullcontext():
+    inspect_eval(stigma(), model="scripted/consistent", log_dir=sys.argv[2], display="plain",
+                 limit=4)
+"""
 
-def _plain_eval(log_dir):
-    inspect_eval(
-        stigma(), model="scripted/consistent", log_dir=str(log_dir), display="plain", limit=4
+
+def _plain_eval(mode, log_dir):
+    """A fresh process: Inspect's display is process-wide state."""
+    script = PANEL_SCRIPT.format(tests=str(Path(__file__).parents[1]))
+    result = subprocess.run(
+        [sys.executable, "-c", script, mode, str(log_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout + result.stderr
 
 
-def test_inspects_end_panel_is_suppressed_but_progress_stays(tmp_path, capfd):
+def test_inspects_end_panel_is_suppressed_but_progress_stays(tmp_path):
     """On main Inspect's panel printed `rate 0.000` and the log path before our tables."""
-    _plain_eval(tmp_path / "loud")
-    loud = "".join(capfd.readouterr())
+    loud = _plain_eval("loud", tmp_path / "loud")
     assert "Log:" in loud and "total time" in loud  # what Inspect prints by default
-    with quiet_end_panel():
-        _plain_eval(tmp_path / "quiet")
-    quiet = "".join(capfd.readouterr())
+    quiet = _plain_eval("quiet", tmp_path / "quiet")
     assert "Log:" not in quiet and "total time" not in quiet
-    assert "stigma (4 samples)" in loud
+    assert "stigma (4 samples)" in quiet  # its progress header stays
 
 
 def test_run_ends_with_a_short_summary_and_the_log_path_once(tmp_path):
