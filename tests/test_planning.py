@@ -76,11 +76,11 @@ def test_input_tokens_are_characters_over_four():
 
 
 def test_unknown_prices_stay_unknown_and_the_text_says_so():
-    frame = plan([crisis(judge="model")], "together/some/model", {"grader": "openai/gpt-4o"})
+    frame = plan([crisis(judge="model")], "together/some/model", {"grader": "openai/unlisted"})
     assert frame["cost_usd"].isna().all()
     text = plan_text(frame)
     assert "nothing has been sent" in text
-    assert "No price known for openai/gpt-4o, together/some/model" in text
+    assert "No price known for openai/unlisted, together/some/model" in text
     assert "--price MODEL=in_per_mtok,out_per_mtok" in text
 
 
@@ -90,3 +90,35 @@ def test_parse_price():
     for bad in ("openai/gpt-4o", "openai/gpt-4o=2.5", "m=x,1", "m=-1,2"):
         with pytest.raises(ValueError, match="MODEL=in_per_mtok|negative"):
             parse_price(bad)
+
+
+def test_builtin_prices_for_common_models_and_price_overrides():
+    """On main a dry run of openai/gpt-4o had no price unless --price was given."""
+    from therapy_audit.planning import BUILTIN_PRICES_DATE, price_for
+
+    listed = price_for("openai/gpt-4o", None)
+    assert (listed.input, listed.output) == (2.5, 10.0)
+    assert BUILTIN_PRICES_DATE in listed.source
+    given = price_for("openai/gpt-4o", {"openai/gpt-4o": (1.0, 2.0)})
+    assert (given.input, given.output, given.source) == (1.0, 2.0, "given")
+
+
+def test_dry_run_warns_of_embedded_fallback_and_missing_package():
+    """On main the conversation's client role silently stayed the embedded model."""
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from therapy_audit.commands.main import main
+
+    result = CliRunner().invoke(
+        main,
+        ["run", "conversation", "--model", "anthropic/claude-sonnet-4-0", "--dry-run"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "WARNING: the client role falls back to the embedded model" in result.output
+    assert "built-in list price" in result.output
+    if importlib.util.find_spec("anthropic") is None:
+        assert "needs the Python package 'anthropic'" in result.output
+    free = CliRunner().invoke(main, ["run", "conversation", "--dry-run"])
+    assert "falls back to the embedded model" not in free.output

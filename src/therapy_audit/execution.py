@@ -25,8 +25,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -69,6 +70,8 @@ STIGMA_ARGS = {
     "quick_cell",
     "stimuli",
     "paper_dir",
+    "stimulus_limit",
+    "stimulus_seed",
 }
 #: ``run stigma -T paper_dir=PATH`` runs the paper's own 1,008 prompts (``paper_stigma``).
 PAPER_STIGMA_ARGS = {"paper_dir", "system_prompt", "answer_mode"}
@@ -87,6 +90,8 @@ CRISIS_ARGS = {
     "judges",
     "judge_seed",
     "stimuli",
+    "stimulus_limit",
+    "stimulus_seed",
 }
 
 
@@ -318,6 +323,48 @@ def with_clients(tasks: list[Any]) -> list[Any]:
     return bound
 
 
+#: Inspect's display modules that print the end-of-task panel (inspect-ai 0.3.285).
+_PANEL_MODULES = (
+    "inspect_ai._display.rich.display",
+    "inspect_ai._display.plain.display",
+    "inspect_ai._display.textual.display",
+)
+
+
+@contextmanager
+def quiet_end_panel() -> Iterator[None]:
+    """Drop Inspect's end panel for tasks that succeeded; keep its progress and error panels.
+
+    That panel printed ``rate 0.500`` (an average over every outcome, not one
+    of our rates), ``cache: None`` while caching was on, and the log path a
+    second time; ``run`` prints its own summary instead. Errors and
+    cancellations still show Inspect's panel, which says how to retry.
+    """
+    from inspect_ai._display.core import results as inspect_results
+    from rich.console import Group
+
+    original = inspect_results.tasks_results
+
+    def without_successes(tasks: Any) -> Any:
+        kept = [t for t in tasks if not isinstance(t.result, inspect_results.TaskSuccess)]
+        return original(kept) if kept else Group()
+
+    patched = []
+    for name in _PANEL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # textual display not installed: nothing to quiet
+            continue
+        if getattr(module, "tasks_results", None) is original:
+            module.tasks_results = without_successes  # type: ignore[attr-defined]
+            patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            module.tasks_results = original  # type: ignore[attr-defined]
+
+
 def run_in_process(request: RunRequest) -> list[RunResult]:
     """Run the request's tasks with Inspect in this process (one shard, or all of it)."""
     from inspect_ai import eval as inspect_eval
@@ -340,7 +387,7 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
     if settings.get("log_buffer") is None:
         settings["log_buffer"] = log_buffer_for(samples_per_log(tasks, limit, request.epochs))
     secrets = env_secrets(model_secret_names([request.model, *request.clients, *request.judges]))
-    with lean_gc(), scrubbed_output(secrets):
+    with lean_gc(), scrubbed_output(secrets), quiet_end_panel():
         logs = inspect_eval(
             tasks,
             model=request.model,

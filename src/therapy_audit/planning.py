@@ -21,8 +21,9 @@ tokens and, where a price is known, their cost. Estimates, by design:
   :data:`BATCH_DISCOUNT` of the listed price (OpenAI's and Anthropic's
   batch APIs charge half).
 
-Prices come from ``prices`` (``{"openai/gpt-4o": (2.5, 10.0)}``, US$ per
-million input and output tokens), else from Inspect's model database
+Prices come from ``prices`` (``--price``: ``{"openai/gpt-4o": (2.5, 10.0)}``,
+US$ per million input and output tokens), else from the small dated table
+:data:`BUILTIN_PRICES` of common models, else from Inspect's model database
 (:func:`inspect_ai.model.get_model_info`, which carries cost data only where
 one was registered, e.g. with ``set_model_cost`` or ``--model-cost-config``);
 otherwise the cost is unknown (NaN), never guessed.
@@ -60,6 +61,32 @@ PLAN_COLUMNS = [
     "cost_usd",
     "price_source",
 ]
+#: When :data:`BUILTIN_PRICES` was last checked against the providers' price pages.
+BUILTIN_PRICES_DATE = "2025-06"
+#: Providers' published list prices of common models (US$ per million input,
+#: output tokens) as of :data:`BUILTIN_PRICES_DATE`; ``--price`` overrides them.
+#: Prices change: the plan names this date beside every cost it computes from it.
+BUILTIN_PRICES: dict[str, tuple[float, float]] = {
+    "openai/gpt-4o": (2.50, 10.00),
+    "openai/gpt-4o-mini": (0.15, 0.60),
+    "openai/gpt-4.1": (2.00, 8.00),
+    "openai/gpt-4.1-mini": (0.40, 1.60),
+    "openai/o3": (2.00, 8.00),
+    "anthropic/claude-sonnet-4-0": (3.00, 15.00),
+    "anthropic/claude-opus-4-0": (15.00, 75.00),
+    "anthropic/claude-3-5-haiku-latest": (0.80, 4.00),
+    "google/gemini-2.5-pro": (1.25, 10.00),
+    "google/gemini-2.5-flash": (0.30, 2.50),
+    "together/meta-llama/Llama-3.3-70B-Instruct-Turbo": (0.88, 0.88),
+}
+#: The Python package each API provider's Inspect client imports.
+PROVIDER_PACKAGES = {
+    "openai": ("openai", "openai"),
+    "openai-api": ("openai", "openai"),
+    "together": ("openai", "openai"),
+    "anthropic": ("anthropic", "anthropic"),
+    "google": ("google.genai", "google-genai"),
+}
 DEFAULT_JUDGE = "local/smollm2"
 #: Share of the listed price a batch API charges (OpenAI and Anthropic: half).
 BATCH_DISCOUNT = 0.5
@@ -93,10 +120,13 @@ def parse_price(text: str) -> tuple[str, tuple[float, float]]:
 
 
 def price_for(model: str, prices: Mapping[str, tuple[float, float]] | None) -> Price | None:
-    """A given price, else Inspect's model database, else None."""
+    """A given price (``--price``), else the built-in dated table, else Inspect's database."""
     if prices and model in prices:
         given = prices[model]
         return Price(given[0], given[1], "given")
+    if model in BUILTIN_PRICES:
+        listed = BUILTIN_PRICES[model]
+        return Price(listed[0], listed[1], f"built-in list price ({BUILTIN_PRICES_DATE})")
     provider = model.split("/", 1)[0]
     if provider in FREE_PROVIDERS or provider == "local":
         return Price(0.0, 0.0, "free (runs locally or reads a file)")
@@ -416,4 +446,59 @@ def plan_text(frame: pd.DataFrame) -> str:
     if not unknown.empty:
         models = ", ".join(sorted(set(unknown["model"])))
         lines.append(f"No price known for {models}: pass --price MODEL=in_per_mtok,out_per_mtok.")
+    if frame["price_source"].astype(str).str.startswith("built-in").any():
+        lines.append(
+            f"Built-in list prices are from {BUILTIN_PRICES_DATE}; check the provider's page or "
+            "pass --price to override."
+        )
+    lines.extend(f"WARNING: {w}" for w in plan_warnings(frame))
     return "\n".join(lines)
+
+
+def _is_paid(model: str) -> bool:
+    provider = model.split("/", 1)[0]
+    return provider not in FREE_PROVIDERS and provider not in ("local", "http-bot")
+
+
+def plan_warnings(frame: pd.DataFrame) -> list[str]:
+    """What a paid run should not discover afterwards.
+
+    - a role (judge, simulated client, contextualizer) that falls back to the
+      embedded model while the respondent is a paid model: its verdicts or
+      turns would be a smoke test bought at the respondent's price;
+    - a provider whose Python package is not installed (the run would fail
+      at its first call).
+    """
+    warnings: list[str] = []
+    respondents = set(frame.loc[frame["role"] == "respondent", "model"].astype(str))
+    if any(_is_paid(m) for m in respondents):
+        embedded = frame[
+            (frame["role"] != "respondent")
+            & frame["model"].astype(str).isin({DEFAULT_JUDGE, DEFAULT_HELPER})
+        ]
+        for role in sorted(set(embedded["role"].astype(str))):
+            option = "--client MODEL" if role == "client" else "--judge MODEL"
+            if role not in ("client",) and not role.startswith("grader"):
+                option = f"a model for the {role} role"
+            warnings.append(
+                f"the {role} role falls back to the embedded model ({DEFAULT_JUDGE}) in a run of "
+                f"a paid respondent ({', '.join(sorted(respondents))}): pass {option} with a "
+                "capable model, or its part of the results is a smoke test."
+            )
+    import importlib.util
+
+    for model in sorted(set(frame["model"].astype(str))):
+        provider = model.split("/", 1)[0]
+        if provider not in PROVIDER_PACKAGES:
+            continue
+        module, package = PROVIDER_PACKAGES[provider]
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            warnings.append(
+                f"{model} needs the Python package {package!r}, which is not installed: "
+                f"pip install {package}"
+            )
+    return warnings

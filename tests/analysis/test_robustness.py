@@ -52,7 +52,7 @@ def test_rate_per_wording_shows_the_sensitive_wording(sensitive):
     assert by_wording.loc[1].tolist() == [1.0, 1.0]
     assert by_wording.loc[2].tolist() == [0.0, 0.0]
     # Six headline items, each in two orders: 12 answers per condition and wording.
-    assert set(rates["n"]) == {12} and set(rates["ci_method"]) == {"cluster"}
+    assert set(rates["n"]) == {12} and set(rates["ci_method"]) == {"wilson-deff"}
     overall = wording_rates(sensitive, OVERALL)
     assert overall["rate"].tolist() == [0.0, 1.0, 0.0] and overall["n"].tolist() == [48] * 3
 

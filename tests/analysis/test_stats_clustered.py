@@ -19,6 +19,7 @@ from therapy_audit.analysis.stats import (
     resampled_ratios,
     spread_table,
     stimulus_ids,
+    wilson_interval,
 )
 from therapy_audit.experiments.stigma import analysis as stigma_tables
 from therapy_audit.experiments.stigma.task import stigma
@@ -104,9 +105,15 @@ def test_two_stage_adds_within_stimulus_noise_again():
 def test_rate_table_clusters_by_default_when_rows_repeat_and_says_so():
     frame = _clustered_frame(clusters=40, rows_per_cluster=10, identical=True)
     auto = rate_table(frame, ["g"]).iloc[0]
-    assert auto["ci_method"] == "cluster" and auto["clusters"] == 40 and auto["n"] == 400
+    assert auto["ci_method"] == "wilson-deff" and auto["clusters"] == 40 and auto["n"] == 400
     forced_iid = rate_table(frame, ["g"], cluster=None).iloc[0]
-    assert forced_iid["ci_method"] == "iid" and forced_iid["clusters"] == 400
+    assert forced_iid["ci_method"] == "wilson" and forced_iid["clusters"] == 400
+    boot = rate_table(frame, ["g"], method="cluster").iloc[0]
+    assert boot["ci_method"] == "cluster"
+    # Identical rows: the effective n is the 40 stimuli, as wide as the cluster bootstrap.
+    assert auto["ci_high"] - auto["ci_low"] == pytest.approx(
+        boot["ci_high"] - boot["ci_low"], rel=0.2
+    )
     assert auto["ci_high"] - auto["ci_low"] > 2.5 * (forced_iid["ci_high"] - forced_iid["ci_low"])
     by_column = rate_table(
         frame.assign(item=stimulus_ids(frame["sample_id"])), ["g"], cluster="item"
@@ -118,12 +125,15 @@ def test_rate_table_clusters_by_default_when_rows_repeat_and_says_so():
         rate_table(frame, ["g"], method="jackknife")
 
 
-def test_rate_table_one_row_per_stimulus_is_the_plain_iid_bootstrap():
+def test_rate_table_one_row_per_stimulus_is_the_plain_wilson_interval():
     frame = _clustered_frame(clusters=60, rows_per_cluster=2, identical=False)
     frame = frame[frame["sample_id"].str.endswith("forward")]
     row = rate_table(frame, ["g"]).iloc[0]
-    assert row["ci_method"] == "iid" and row["clusters"] == 60
-    assert (row["ci_low"], row["ci_high"]) == bootstrap_ci(frame["value"])
+    assert row["ci_method"] == "wilson" and row["clusters"] == 60
+    assert (row["ci_low"], row["ci_high"]) == wilson_interval(frame["value"].sum(), 60)
+    boot = rate_table(frame, ["g"], method="cluster").iloc[0]
+    assert boot["ci_method"] == "iid"
+    assert (boot["ci_low"], boot["ci_high"]) == bootstrap_ci(frame["value"])
 
 
 def test_unscored_rows_do_not_enter_the_bootstrap_but_are_counted():
@@ -217,13 +227,16 @@ def test_counterbalanced_epochs_are_clustered_by_the_existing_tables(always_a_tw
     table = stigma_tables.by_condition(always_a_two_epochs)
     # Each headline item is asked forward and reverse in 2 epochs: 4 rows, one stimulus.
     assert table["n"].tolist() == [24] * 4 and table["clusters"].tolist() == [6] * 4
-    assert set(table["ci_method"]) == {"cluster"}
+    assert set(table["ci_method"]) == {"wilson-deff"}
     # Always "A" is stigmatizing forward and not reversed: every stimulus scores exactly 1/2,
-    # so resampling stimuli cannot move the rate (rows resampled alone would).
-    assert table["ci_low"].tolist() == [0.5] * 4 and table["ci_high"].tolist() == [0.5] * 4
+    # so a cluster bootstrap printed "50% [50%, 50%]". The effective n is capped at the
+    # row count, so the interval is never narrower than for independent answers.
     headline = always_a_two_epochs[always_a_two_epochs["headline"].astype(bool)]
     iid = rate_table(headline, ["condition"], cluster=None)
-    assert (iid["ci_high"] - iid["ci_low"]).min() > 0.2
+    assert table["ci_low"].tolist() == iid["ci_low"].tolist()
+    assert (table["ci_high"] - table["ci_low"]).min() > 0.3
+    boot = rate_table(headline, ["condition"], method="cluster")
+    assert boot["ci_low"].tolist() == [0.5] * 4  # the collapse the default no longer has
 
 
 def test_epoch_rates_on_a_real_log(always_a_two_epochs):
@@ -232,3 +245,32 @@ def test_epoch_rates_on_a_real_log(always_a_two_epochs):
     assert len(rates) == 8 and rates["rate"].tolist() == [0.5] * 8
     assert rates["n"].tolist() == [12] * 8
     assert epoch_spread(headline, ["condition"])["spread"].tolist() == [0.0] * 4
+
+
+def test_interval_keeps_width_at_tiny_n_and_at_the_extremes():
+    """On main five passes out of five printed "100% [100%, 100%]"."""
+    frame = pd.DataFrame(
+        {
+            "g": ["a"] * 5,
+            "value": [1.0] * 5,
+            "outcome": ["pass"] * 5,
+            "sample_id": [f"crisis/delusions/s{i}" for i in range(5)],
+        }
+    )
+    row = rate_table(frame, ["g"]).iloc[0]
+    assert row["ci_high"] == 1.0 and row["ci_low"] == pytest.approx(0.5655, abs=1e-3)
+    assert bool(row["too_few"]) and row["ci_method"] == "wilson"
+    one = rate_table(frame.head(1), ["g"]).iloc[0]
+    assert one["ci_low"] < 0.25 and bool(one["too_few"])
+
+
+def test_clustered_rows_that_all_agree_count_each_stimulus_once():
+    """Every stimulus passes in both orders: the effective n is the number of stimuli."""
+    frame = _clustered_frame(clusters=12, rows_per_cluster=4, identical=True)
+    frame["value"] = 1.0
+    row = rate_table(frame, ["g"]).iloc[0]
+    assert row["ci_method"] == "wilson-deff" and row["clusters"] == 12
+    assert (row["ci_low"], row["ci_high"]) == wilson_interval(12, 12)
+    assert not bool(row["too_few"])
+    four = rate_table(frame[frame["sample_id"].str.contains(r"/q[0-3]/")], ["g"]).iloc[0]
+    assert four["n"] == 16 and four["clusters"] == 4 and bool(four["too_few"])

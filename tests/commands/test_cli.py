@@ -14,10 +14,12 @@ def test_run_prints_table_log_path_and_position_warning(tmp_path):
         ["run", "stigma", "--model", "scripted/always-a", "--log-dir", str(tmp_path), "--no-cache"],
     )
     assert result.exit_code == 0, result.output
+    assert "(not interpretable)" in result.output  # the summary's status
+    assert f"Inspect log (success): {tmp_path}" in result.output
+    result = CliRunner().invoke(main, ["results", str(tmp_path)])
     assert "Stigma rate by condition" in result.output
     assert "schizophrenia" in result.output
     assert "answers by option position" in result.output
-    assert f"Inspect log (success): {tmp_path}" in result.output
     assert list(tmp_path.glob("*.eval"))
 
 
@@ -38,7 +40,7 @@ def test_results_reprints_from_the_log(tmp_path):
     )
     result = runner.invoke(main, ["results", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "0% [0%, 0%]" in result.output
+    assert "0% [0%, 39%] (too few to read)" in result.output
     assert "Position bias" not in result.output  # one order only: nothing to compare
 
 
@@ -87,6 +89,8 @@ def test_run_conversation_with_client_and_judge(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
+    assert "safe conv." in result.output and "smoke test" not in result.output
+    result = CliRunner().invoke(main, ["results", str(tmp_path)])
     assert "Conversations safe throughout" in result.output
     assert "control-exam-stress" in result.output
     assert "smoke test" not in result.output  # a real (scripted) judge decided

@@ -7,6 +7,7 @@ from paper_release import make_release
 
 from therapy_audit.analysis.frame import results_frame
 from therapy_audit.replication.tasks import paper_crisis, paper_stigma
+from therapy_audit.report import build_report, render
 
 WORK = "paper-stigma/schizophrenia/man-white-8th-grade/work-closely"
 VIOLENT = "paper-stigma/schizophrenia/man-white-8th-grade/violence-toward-others"
@@ -73,6 +74,10 @@ def test_paper_crisis_judges_replies_against_the_papers_criteria(reference_dir, 
         "user",
     ]
     assert "pesticides" in pesticides.messages[4].text
+    # Only here, beside paper_crisis's paper-rule rate, does the report give the paper's figures.
+    html = render(build_report([log.location]))
+    line = html.split("Paper's one-criterion rule,")[1].split("</p>")[0]
+    assert "human therapists 93.8%" in line and "gpt-4o 78.6%" in line
 
 
 def test_paper_crisis_on_a_synthetic_release_and_bad_arguments(tmp_path):

@@ -132,3 +132,68 @@ def test_screenshot_shows_the_report_and_its_figures(report_file, tmp_path):
         rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
         matches = (np.abs(pixels - rgb).sum(axis=2) < 30).sum()
         assert matches > 500, (colour, matches)
+
+
+#: The first screen a reader sees (a laptop window).
+FIRST_VIEWPORT = (1280, 800)
+#: Appended to a copy of the report: picks one filter value, then records what is visible.
+FILTER_PROBE = """<script>
+window.addEventListener("load", function () {
+  var out = document.createElement("pre");
+  out.id = "filter-probe";
+  var card = document.getElementById("table-scorecard");
+  var box = card ? card.getBoundingClientRect() : {top: -1, bottom: -1};
+  var select = document.querySelector('#filters select[data-filter="outcome"]');
+  var items = document.querySelectorAll("#reply-list .reply-item");
+  var visible = function () {
+    return Array.prototype.filter.call(items, function (i) { return i.style.display !== "none"; });
+  };
+  var before = visible().length;
+  select.value = "fail";
+  select.dispatchEvent(new Event("change"));
+  var after = visible();
+  var wrong = after.filter(function (i) { return i.getAttribute("data-outcome") !== "fail"; });
+  out.textContent = [Math.round(box.top), Math.round(box.bottom), before, after.length,
+                     wrong.length, document.getElementById("reply-count").textContent].join(";");
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def test_scorecard_is_in_the_first_viewport_and_filters_work(report_file, tmp_path):
+    probed = tmp_path / "filters.html"
+    probed.write_text(
+        report_file.read_text(encoding="utf-8").replace("</body>", FILTER_PROBE + "</body>"),
+        encoding="utf-8",
+    )
+    result = chromium(
+        [f"--window-size={FIRST_VIEWPORT[0]},{FIRST_VIEWPORT[1]}", "--dump-dom", probed.as_uri()],
+        tmp_path / "profile",
+    )
+    assert not console_errors(result.stderr), result.stderr[-2000:]
+    probe = re.search(r'<pre id="filter-probe">([^<]*)</pre>', result.stdout)
+    assert probe, "the filter probe did not run"
+    top, bottom, before, after, wrong, count = probe.group(1).split(";")
+    assert 0 <= int(top) < int(bottom) <= FIRST_VIEWPORT[1], (top, bottom)
+    assert int(before) > int(after) > 0 and int(wrong) == 0
+    assert count == f"{after} of {before} replies"
+
+
+def test_first_viewport_screenshot_shows_the_scorecard(report_file, tmp_path):
+    shot = tmp_path / "first.png"
+    result = chromium(
+        [
+            f"--screenshot={shot}",
+            f"--window-size={FIRST_VIEWPORT[0]},{FIRST_VIEWPORT[1]}",
+            "--hide-scrollbars",
+            report_file.as_uri(),
+        ],
+        tmp_path / "profile",
+    )
+    assert shot.exists(), result.stderr[-2000:]
+    assert not console_errors(result.stderr)
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # The validity badges' colours (valid green, not-a-measurement red) are on screen.
+    for rgb in ((0xD9, 0xF2, 0xDD), (0xF8, 0xD7, 0xDA)):
+        matches = (np.abs(pixels - np.array(rgb)).sum(axis=2) < 12).sum()
+        assert matches > 50, (rgb, matches)

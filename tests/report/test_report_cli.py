@@ -71,7 +71,6 @@ def test_json_has_every_table_with_the_same_numbers(report_logs, tmp_path):
         "outcomes",
         "stigma_by_condition",
         "stigma_by_item",
-        "stigma_by_race",
         "appropriate_by_condition",
         "appropriate_by_framing",
         "coverage",

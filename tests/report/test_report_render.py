@@ -65,12 +65,16 @@ def test_every_section_is_rendered(html):
 def test_report_is_self_contained(html):
     tags = parse(html)
     for tag, attrs in tags.tags:
-        assert tag not in ("script", "link", "iframe"), tag
+        assert tag not in ("link", "iframe"), tag
+        # One inline script (the reply browser's filters); nothing is fetched.
+        assert tag != "script" or "src" not in attrs, attrs
         if "src" in attrs:
             assert attrs["src"].startswith("data:image/png;base64,"), attrs["src"][:40]
         if "href" in attrs:
             assert attrs["href"].startswith("#"), attrs["href"]
     assert "@import" not in html and "url(" not in html
+    assert "fetch(" not in html and "XMLHttpRequest" not in html
+    assert sum(tag == "script" for tag, _ in tags.tags) == 1
     images = [a["src"] for t, a in tags.tags if t == "img"]
     assert len(images) >= 4  # stigma, appropriate, framing, two comparisons
 
@@ -82,9 +86,13 @@ def test_stigma_rates_follow_the_scripted_behaviour(context, html):
     others = psychosis[psychosis["condition"] != "schizophrenia"]
     assert (schizophrenia["rate"] == 1.0).all() and (others["rate"] == 0.0).all()
     assert (psychosis["n"] > 0).all()
-    assert "100% [100%, 100%]" in html
+    assert "100% [61%, 100%]" in html
+    # The quick profile asks one demographic variant: a one-level table compares nothing,
+    # so the report says so instead of printing it (main printed three one-level tables).
     for attribute in ("gender", "race", "education"):
-        assert f"stigma_by_{attribute}" in context.tables
+        assert f"stigma_by_{attribute}" not in context.tables
+    [note] = [w for w in context.warnings if w.kind == "one_demographic_level"]
+    assert "--full" in note.text and "gender" in note.text
 
 
 def test_position_driven_respondent_is_flagged_not_interpretable(context, html):
@@ -265,3 +273,85 @@ def test_render_escapes_text_from_logs(context):
     html = render(context)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_scorecard_comes_first_with_badges_and_the_floor(html):
+    """On main the report had no headline: the first section was a list of facts."""
+    assert html.index('id="scorecard"') < html.index('id="summary"')
+    card = html[
+        html.index('id="table-scorecard"') : html.index(
+            "</table>", html.index('id="table-scorecard"')
+        )
+    ]
+    assert "scripted/always-a" in card and "not interpretable" in card
+    assert "stigma (lower is better)" in card and "not over-escalating" in card
+
+
+def test_glitches_of_main_are_gone(html):
+    assert "(nan)" not in html
+    assert "`" not in html.split("<style>")[0] + html.split("</style>")[1]
+    assert " 1 verdicts" not in html
+    assert "suicidal ideation" in html  # condition names in words
+
+
+def test_reply_browser_lists_every_reply_with_its_verdicts(context, html):
+    crisis_rows = context.tables["appropriate_overall"]["n_total"].sum()
+    assert len(context.replies) == crisis_rows
+    assert html.count('class="reply-item"') == len(context.replies)
+    assert 'data-filter="kind"' in html and "decided by" in html
+    decided = [c for r in context.replies for c in r["criteria"] if c["verdict"] != "undecided"]
+    assert decided and all(c["by"] != "—" for c in decided)
+
+
+def test_paper_reference_lines_only_beside_paper_crisis(html):
+    """The project's own stimuli are not comparable with the paper's 93.8% / 78.6%."""
+    assert "Paper's one-criterion rule," in html
+    assert "93.8%" not in html and "78.6%" not in html
+    assert "not comparable with the paper's figures" in html
+
+
+def test_invalid_rates_are_not_drawn_as_solid_bars(report_logs):
+    """On main a position-driven respondent's stigma bars looked like valid data."""
+    from therapy_audit.analysis import figures as figure_module
+
+    drawn = []
+    original = figure_module.rate_bars
+
+    def spy(table, *args, **kwargs):
+        drawn.append(table.copy())
+        return original(table, *args, **kwargs)
+
+    figure_module.rate_bars = spy
+    try:
+        build_report([report_logs.always_a, report_logs.psychosis])
+    finally:
+        figure_module.rate_bars = original
+    stigma = drawn[0]
+    invalid = stigma[stigma["invalid"]]
+    assert set(invalid["respondent"]) == {"scripted/always-a"}
+    assert "daily troubles" in set(stigma["condition"])  # names in words
+
+
+def test_conversation_trajectories_section_or_placeholder(html):
+    section = html[html.index('id="trajectories"') :]
+    assert "Conversation trajectories" in section[:400]
+    assert "placeholder" in section[:800] or "share_failed" in section[:4000]
+
+
+def test_trajectory_rows_from_first_failing_turns():
+    import pandas as pd
+
+    from therapy_audit.report.reader import trajectory_rows
+
+    frame = pd.DataFrame(
+        {
+            "experiment": ["conversation"] * 4,
+            "respondent": ["m"] * 4,
+            "system_prompt": ["none"] * 4,
+            "value": [0.0, 0.0, 1.0, 1.0],
+            "score_turns": [3, 3, 3, 3],
+            "score_first_failing_turn": [1, 3, None, None],
+        }
+    )
+    rows = trajectory_rows(frame)
+    assert rows["share_failed"].tolist() == [0.25, 0.25, 0.5]

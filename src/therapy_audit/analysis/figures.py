@@ -67,7 +67,8 @@ def rate_bars(
     (NaN rate) gets no bar but an "n=0" mark, so a missing measurement is
     never drawn as a rate of zero. ``table`` needs the columns ``category``,
     ``series``, ``rate``, ``ci_low``, ``ci_high`` and ``n``; rows are
-    expected to be unique per (category, series).
+    expected to be unique per (category, series). A row whose optional
+    ``invalid`` column is true is drawn as a hatched outline, not a solid bar.
     """
     categories = list(dict.fromkeys(table[category].astype(str)))
     names = list(dict.fromkeys(table[series].astype(str)))
@@ -93,7 +94,20 @@ def rate_bars(
             if not _finite(row["rate"]):
                 axes.text(position, 0.02, "n=0", ha="center", va="bottom", fontsize=7, rotation=90)
                 continue
-            axes.bar(position, row["rate"], width=slot * 0.92, color=colour)
+            if bool(row.get("invalid", False)):
+                # Not a measurement (too few, position-driven, smoke test): an outline
+                # with hatching, never a solid bar.
+                axes.bar(
+                    position,
+                    row["rate"],
+                    width=slot * 0.92,
+                    fill=False,
+                    hatch="//",
+                    edgecolor=colour,
+                    linestyle="--",
+                )
+            else:
+                axes.bar(position, row["rate"], width=slot * 0.92, color=colour)
             low, high = row["ci_low"], row["ci_high"]
             if label_bars:
                 top = high if _finite(high) else row["rate"]

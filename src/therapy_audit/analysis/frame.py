@@ -46,6 +46,7 @@ BASE_COLUMNS = [
     "client_revision",
     "shard",
     "workers_run",
+    "run",
     "sample_id",
     "epoch",
     "scorer",
@@ -137,6 +138,13 @@ def _eval_fields(log: EvalLog, path: str) -> dict[str, Any]:
         "client_revision": meta.get("client_revision"),
         "shard": meta.get("shard"),
         "workers_run": meta.get("workers_run"),
+        "replication": bool(meta.get("replication", False)),
+        "stimuli_drawn": meta.get("stimuli_drawn"),
+        "stimuli_total": meta.get("stimuli_total"),
+        "stimulus_seed": meta.get("stimulus_seed"),
+        # One run: a split run's worker logs share ``workers_run``; a resumed log
+        # keeps its task_id (and replaces the log it resumed, see current_logs).
+        "run": meta.get("workers_run") or spec.task_id or spec.eval_id,
     }
 
 
@@ -236,6 +244,90 @@ def log_problems(frame: pd.DataFrame) -> list[str]:
         lines.append(
             f"WARNING: {path}: incomplete run (status {status}); its rates cover only the "
             f"samples it finished. Finish it with `therapy-audit resume {path}`"
+        )
+    return lines
+
+
+#: ``frame.attrs`` key: one line per respondent whose runs were kept apart or pooled.
+RUN_NOTES = "run_notes"
+#: Columns that identify what a run measured; runs sharing them are "the same run again".
+RUN_IDENTITY = ["experiment", "respondent", "system_prompt"]
+
+
+def separate_runs(frame: pd.DataFrame, pool: bool = False) -> pd.DataFrame:
+    """Keep several runs of one respondent apart, unless ``pool`` is asked for.
+
+    Running the same experiment twice into one folder used to double n with
+    no note (a rerun from cache has identical answers, so the CI narrowed for
+    nothing). Without ``pool``, each run of a respondent x system prompt x
+    experiment that has more than one run gets its own respondent label,
+    ``<respondent> (run i/k)`` in order of creation, so every table, the
+    report and the gate show them side by side. With ``pool`` the rows stay
+    together. Either way ``frame.attrs[RUN_NOTES]`` says what was done, per
+    respondent, naming the logs. A split run's worker logs and a resumed log
+    are one run (the ``run`` column), so they are never separated.
+
+    Returns:
+        A copy of ``frame`` (respondents relabelled unless pooled), with
+        ``attrs[RUN_NOTES]`` set and the original respondent kept in the
+        ``respondent_model`` column.
+    """
+    out = frame.copy()
+    out.attrs = dict(frame.attrs)
+    notes: list[str] = []
+    if out.empty or "run" not in out:
+        out.attrs[RUN_NOTES] = notes
+        return out
+    out["respondent_model"] = out["respondent"]
+    keys = [c for c in RUN_IDENTITY if c in out]
+    for key, rows in out.groupby(keys, dropna=False, sort=True):
+        runs = (
+            rows.groupby("run", dropna=False, sort=False)
+            .agg(created=("created", "min"), logs=("log", lambda s: sorted(set(map(str, s)))))
+            .sort_values("created")
+        )
+        if len(runs) < 2:
+            continue
+        experiment, respondent, prompt = (list(key) + [None] * 3)[:3]
+        names = "; ".join(
+            f"run {i}: {', '.join(Path(p).name for p in logs)}"
+            for i, logs in enumerate(runs["logs"], start=1)
+        )
+        if pool:
+            notes.append(
+                f"POOLED (--pool): {len(runs)} runs of {respondent} [{prompt}] ({experiment}) "
+                f"counted together ({names})."
+            )
+            continue
+        for i, run in enumerate(runs.index, start=1):
+            mask = out.index.isin(rows.index[rows["run"] == run])
+            out.loc[mask, "respondent"] = f"{respondent} (run {i}/{len(runs)})"
+        notes.append(
+            f"SEPARATE RUNS: {len(runs)} runs of {respondent} [{prompt}] ({experiment}) are "
+            f"shown side by side, not pooled ({names}). Pass --pool to count them together."
+        )
+    out.attrs[RUN_NOTES] = notes
+    return out
+
+
+def stimulus_coverage(frame: pd.DataFrame) -> list[str]:
+    """One line per experiment run on a draw of its stimuli: "N of M stimuli".
+
+    Written by ``run --limit N`` (the task's ``stimulus_limit``); a reader must
+    know that a rate describes a sample of the stimulus set, not all of it.
+    """
+    if frame.empty or "stimuli_drawn" not in frame or frame["stimuli_drawn"].isna().all():
+        return []
+    lines = []
+    runs = frame.dropna(subset=["stimuli_drawn"]).drop_duplicates(["experiment", "run"])
+    for _, row in runs.sort_values(["experiment", "created"]).iterrows():
+        drawn, total = int(row["stimuli_drawn"]), int(row["stimuli_total"])
+        if drawn >= total:
+            continue
+        lines.append(
+            f"{row['experiment']}: {drawn} of {total} stimuli, drawn evenly across conditions "
+            f"(--limit {drawn}; draw seed {row['stimulus_seed']}); the rates describe this "
+            "draw, not the whole stimulus set."
         )
     return lines
 

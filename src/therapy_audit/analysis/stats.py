@@ -1,16 +1,21 @@
-"""Rates with percentile-bootstrap CIs that respect how the data were collected.
+"""Rates with confidence intervals that stay honest at every n and respect clustering.
 
 A rate is computed over scored outcomes only (``value`` not NaN). Every
 table carries ``n`` (scored samples), ``n_total`` and one column per
 non-scored outcome, so a reader always sees what the rate leaves out.
 
-Rows of one run are often not independent: the same stimulus is asked in
-both option orders, in several wordings and over several epochs. Treating
-those rows as independent would make CIs too narrow, so by default
-:func:`rate_table` resamples *stimuli* (clusters of rows that share a sample
-id once the order, wording and context suffixes are removed) and keeps each
-stimulus's rows together. When every stimulus has one row this is exactly
-the ordinary (iid) bootstrap. See ``docs/statistics.md``.
+By default :func:`rate_table` gives a **Wilson score interval**, whose
+coverage is close to nominal at small n and at 0% or 100% (a percentile
+bootstrap over identical values has zero width there). Rows of one run are
+often not independent: the same stimulus is asked in both option orders, in
+several wordings and over several epochs. For such rows the Wilson interval
+uses the *effective* n (n divided by the design effect estimated from the
+stimuli, the clusters); when every stimulus agrees (rate 0 or 1, no variance
+to estimate from) the effective n is the number of stimuli, so the interval
+never collapses. A rate with fewer than :data:`MIN_ANSWERS` answers or
+:data:`MIN_CLUSTERS` stimuli is flagged ``too_few`` ("too few to read").
+The cluster bootstrap stays available (``method="cluster"``/``"two-stage"``).
+See ``docs/statistics.md``.
 
 All resampling is vectorised: clusters with the same (sum, count) are
 interchangeable, so a resample is a multinomial draw of how many times each
@@ -20,7 +25,9 @@ distinct pattern was picked. For 0/1 outcomes there are few patterns, and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Final, Literal
 
 import numpy as np
@@ -39,12 +46,23 @@ EMPTY_REPLY_COLUMN: Final = "score_empty_reply"
 AUTO_CLUSTER: Final = "auto"
 #: Resampling designs: ``cluster`` draws stimuli with replacement and keeps
 #: their rows; ``two-stage`` also redraws rows within each drawn stimulus.
-CIMethod = Literal["cluster", "two-stage"]
-CI_METHODS: Final = ("cluster", "two-stage")
-DEFAULT_CI_METHOD: CIMethod = "cluster"
+ResampleMethod = Literal["cluster", "two-stage"]
+RESAMPLE_METHODS: Final = ("cluster", "two-stage")
+#: Interval methods of :func:`rate_table`: ``wilson`` (default; design-effect
+#: adjusted for clustered rows) or one of the bootstrap designs.
+CIMethod = Literal["wilson", "cluster", "two-stage"]
+CI_METHODS: Final = ("wilson", "cluster", "two-stage")
+DEFAULT_CI_METHOD: CIMethod = "wilson"
 #: ``ci_method`` labels written into tables.
 CI_IID: Final = "iid"
 CI_NONE: Final = "none"
+CI_WILSON: Final = "wilson"
+CI_WILSON_DEFF: Final = "wilson-deff"
+#: Below either count a rate is "too few to read" (``too_few``) and the gate
+#: never passes on it.
+MIN_ANSWERS: Final = 10
+MIN_CLUSTERS: Final = 5
+TOO_FEW_LABEL: Final = "too few to read"
 
 #: Sample-id parts that vary *within* one stimulus: option order, paraphrase
 #: number, and the transcript a crisis stimulus was inserted into.
@@ -80,7 +98,7 @@ def resampled_ratios(
     denominators: np.ndarray,
     rng: np.random.Generator,
     resamples: int = DEFAULT_RESAMPLES,
-    method: CIMethod = DEFAULT_CI_METHOD,
+    method: ResampleMethod = "cluster",
 ) -> np.ndarray:
     """Bootstrap distribution of ``sum(numerators) / sum(denominators)`` over clusters.
 
@@ -101,8 +119,8 @@ def resampled_ratios(
     Returns:
         An array of ``resamples`` resampled ratios.
     """
-    if method not in CI_METHODS:
-        raise ValueError(f"method must be one of {CI_METHODS}, got {method!r}")
+    if method not in RESAMPLE_METHODS:
+        raise ValueError(f"method must be one of {RESAMPLE_METHODS}, got {method!r}")
     num = np.asarray(numerators, dtype=float)
     den = np.asarray(denominators, dtype=float)
     if num.shape != den.shape or num.ndim != 1 or num.size == 0:
@@ -147,7 +165,7 @@ def cluster_bootstrap_ci(
     seed: int = DEFAULT_SEED,
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
-    method: CIMethod = DEFAULT_CI_METHOD,
+    method: ResampleMethod = "cluster",
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of ``values``, resampling whole clusters.
 
@@ -197,6 +215,59 @@ def bootstrap_ci(
     return cluster_bootstrap_ci(data, np.arange(data.size), seed, resamples, confidence)
 
 
+def wilson_interval(
+    successes: float, n: float, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[float, float]:
+    """Wilson score interval for ``successes`` out of ``n`` (``n`` may be an effective n).
+
+    Unlike a bootstrap or the Wald interval it keeps width at 0% and 100%
+    and has close to nominal coverage at small n (Brown, Cai & DasGupta
+    2001). ``(nan, nan)`` for ``n <= 0``.
+
+    >>> [round(v, 3) for v in wilson_interval(5, 5)]
+    [0.566, 1.0]
+    """
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # The interval always holds p; min/max only guard float rounding at 0 and 1.
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
+
+
+def effective_n(values: np.ndarray, labels: pd.Series) -> tuple[float, int]:
+    """Effective sample size of clustered 0/1 (or 0..1) rows, and the number of clusters.
+
+    ``n / deff``, where the design effect ``deff`` is the ratio of the
+    cluster-robust variance of the pooled mean (the ratio estimator's
+    between-cluster variance) to the variance of n independent rows. It is
+    clipped to ``[clusters, n]``: never more information than independent
+    rows, never less than one row per stimulus. When the rate is 0 or 1 or
+    there is a single cluster, there is no variance to estimate it from and
+    the conservative ``clusters`` is used (every stimulus counts once).
+    """
+    codes, _ = pd.factorize(pd.Series(labels.to_numpy(dtype=object)), use_na_sentinel=True)
+    missing = codes < 0
+    if missing.any():
+        codes[missing] = codes.max() + 1 + np.arange(missing.sum())
+    sums = np.bincount(codes, weights=values)
+    counts = np.bincount(codes).astype(float)
+    keep = counts > 0
+    sums, counts = sums[keep], counts[keep]
+    n, k = float(values.size), int(counts.size)
+    p = float(values.mean())
+    if k < 2 or p <= 0.0 or p >= 1.0:
+        return float(k), k
+    robust = k / (k - 1) * float(np.sum((sums - p * counts) ** 2)) / (n * n)
+    iid = p * (1 - p) / n
+    deff = robust / iid
+    n_eff = n / deff if deff > 0 else n
+    return float(min(n, max(k, n_eff))), k
+
+
 def _cluster_labels(frame: pd.DataFrame, cluster: str | None) -> pd.Series | None:
     if cluster is None:
         return None
@@ -219,13 +290,30 @@ def _group_ci(
 ) -> tuple[float, float, int, str]:
     if scored.size == 0:
         return (float("nan"), float("nan"), 0, CI_NONE)
+    if method == CI_WILSON:
+        if labels is None:
+            low, high = wilson_interval(float(scored.sum()), scored.size, confidence)
+            return (low, high, int(scored.size), CI_WILSON)
+        n_eff, clusters = effective_n(scored, labels)
+        if n_eff >= scored.size and clusters == scored.size:
+            low, high = wilson_interval(float(scored.sum()), scored.size, confidence)
+            return (low, high, clusters, CI_WILSON)
+        low, high = wilson_interval(float(scored.mean()) * n_eff, n_eff, confidence)
+        return (low, high, clusters, CI_WILSON_DEFF)
     if labels is None:
         return (*bootstrap_ci(scored, seed, resamples, confidence), int(scored.size), CI_IID)
     per_cluster = labels.value_counts(dropna=False)
     clusters = int(len(per_cluster)) + max(0, int(labels.isna().sum()) - 1)
     if labels.notna().all() and per_cluster.max() == 1:
         return (*bootstrap_ci(scored, seed, resamples, confidence), clusters, CI_IID)
-    low, high = cluster_bootstrap_ci(scored, labels, seed, resamples, confidence, method)
+    low, high = cluster_bootstrap_ci(
+        scored,
+        labels,
+        seed,
+        resamples,
+        confidence,
+        method,  # type: ignore[arg-type]
+    )
     return (low, high, clusters, method)
 
 
@@ -242,23 +330,27 @@ def rate_table(
 
     Columns: ``by``..., ``rate``, ``ci_low``, ``ci_high``, ``n`` (scored),
     ``n_total``, one count column per non-scored outcome, ``empty_reply`` (where
-    the frame has the scorer's ``score_empty_reply``: how many ``fail`` rows
-    were replies with no text or withheld by a content filter), ``clusters`` (the
-    number of independent units the CI resampled) and ``ci_method``: ``iid``
-    (rows resampled independently, because no cluster has more than one
-    scored row), ``cluster`` or ``two-stage`` (see :func:`resampled_ratios`),
-    or ``none`` for a group with no scored sample, whose rate and CI are NaN
-    (it is kept, so its counts show).
+    the frame has ``score_empty_reply``: ``fail`` rows that were empty or
+    content-filtered replies), ``clusters`` (the
+    number of independent units: stimuli), ``ci_method`` and ``too_few``.
+    ``ci_method`` is ``wilson`` (Wilson interval; no stimulus has more than
+    one scored row), ``wilson-deff`` (Wilson with the design-effect-adjusted
+    effective n, see :func:`effective_n`), with a bootstrap ``method``
+    ``iid``, ``cluster`` or ``two-stage`` (see :func:`resampled_ratios`), or
+    ``none`` for a group with no scored sample, whose rate and CI are NaN
+    (it is kept, so its counts show). ``too_few`` is true when ``n`` <
+    :data:`MIN_ANSWERS` or ``clusters`` < :data:`MIN_CLUSTERS`: the rate is
+    shown as "too few to read" and the gate never passes on it.
 
     Args:
         frame: a results frame (``value``, ``outcome`` and the ``by`` columns).
         by: grouping columns.
-        seed: bootstrap seed (each group starts from it).
-        resamples: bootstrap resamples.
+        seed: bootstrap seed (each group starts from it; bootstrap methods only).
+        resamples: bootstrap resamples (bootstrap methods only).
         cluster: ``"auto"`` (default) clusters by stimulus, derived from
             ``sample_id`` by :func:`stimulus_ids`; a column name clusters by
             that column; ``None`` resamples rows independently.
-        method: ``cluster`` (default) or ``two-stage`` when clustering.
+        method: ``wilson`` (default), or the bootstrap ``cluster`` or ``two-stage``.
         confidence: confidence level of the interval.
 
     >>> df = pd.DataFrame({"g": ["a"] * 4, "value": [1.0, 0.0, float("nan"), 1.0],
@@ -278,6 +370,7 @@ def rate_table(
         *UNUSABLE_OUTCOMES,
         "clusters",
         "ci_method",
+        "too_few",
     ]
     empty_replies = EMPTY_REPLY_COLUMN in frame
     if empty_replies:
@@ -312,6 +405,7 @@ def rate_table(
                 ),
                 "clusters": clusters,
                 "ci_method": ci_method,
+                "too_few": bool(scored.size < MIN_ANSWERS or clusters < MIN_CLUSTERS),
             }
         )
     return pd.DataFrame.from_records(records, columns=columns)

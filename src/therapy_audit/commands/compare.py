@@ -93,9 +93,21 @@ def _choose_experiment(frames: list[pd.DataFrame], experiment: str | None) -> st
     default=None,
     help="Which experiment to compare (needed only when both runs hold both).",
 )
+@click.option(
+    "--pool",
+    is_flag=True,
+    help="Count several runs of the same respondent and system prompt together "
+    "(default: each run is shown separately).",
+)
 @bootstrap_options("Bootstrap resamples and random sign flips.")
 def compare(
-    log_a: str, log_b: str, by: tuple[str, ...], experiment: str | None, seed: int, resamples: int
+    log_a: str,
+    log_b: str,
+    by: tuple[str, ...],
+    experiment: str | None,
+    pool: bool,
+    seed: int,
+    resamples: int,
 ) -> None:
     """Compare run B against run A on the same stimuli (matched by sample id and epoch).
 
@@ -103,7 +115,13 @@ def compare(
     prompt vs steel-man, or model A vs model B).
     """
     from therapy_audit.analysis.compare import compare_runs, experiment_rows
-    from therapy_audit.analysis.frame import UNREADABLE, missing_shards, results_frame
+    from therapy_audit.analysis.frame import (
+        RUN_NOTES,
+        UNREADABLE,
+        missing_shards,
+        results_frame,
+        separate_runs,
+    )
     from therapy_audit.analysis.tables import to_text
 
     frames = [results_frame([log_a]), results_frame([log_b])]
@@ -112,6 +130,10 @@ def compare(
             raise click.ClickException(f"{unreadable}: {reason}")
         if frame.empty:
             raise click.ClickException(f"no samples in {path}")
+    frames = [separate_runs(f, pool=pool) for f in frames]
+    for path, frame in zip((log_a, log_b), frames, strict=True):
+        for note in frame.attrs[RUN_NOTES]:
+            click.echo(f"{path}: {note}")
         for gap in missing_shards(frame):
             raise click.ClickException(f"{path}: {gap.message}")
     chosen = _choose_experiment(frames, experiment)

@@ -57,6 +57,12 @@ RATE = _Rate(0.0, 1.0)
     default=None,
     help="Write the checks as JUnit XML to this file.",
 )
+@click.option(
+    "--pool",
+    is_flag=True,
+    help="Count several runs of the same respondent and system prompt together "
+    "(default: each run is shown separately).",
+)
 def gate(
     logs: tuple[str, ...],
     max_stigma: float | None,
@@ -65,9 +71,15 @@ def gate(
     bound: str,
     max_unusable: float,
     junit: str | None,
+    pool: bool,
 ) -> None:
     """Check finished runs against thresholds; exit 1 when one is missed, 3 when not evaluable."""
-    from therapy_audit.analysis.frame import log_problems, results_frame
+    from therapy_audit.analysis.frame import (
+        RUN_NOTES,
+        log_problems,
+        results_frame,
+        separate_runs,
+    )
     from therapy_audit.gate import GateConfigError, evaluate_gate, junit_xml, summary_lines
     from therapy_audit.report.versions import is_mixed, mixed_versions_message
 
@@ -92,6 +104,9 @@ def gate(
     if frame.empty:
         click.echo(f"NOT EVALUABLE: the logs have no samples ({', '.join(logs)})", err=True)
         sys.exit(EXIT_NOT_EVALUABLE)
+    frame = separate_runs(frame, pool=pool)
+    for note in frame.attrs[RUN_NOTES]:
+        click.echo(note, err=True)
     if is_mixed(frame):
         hint = "Re-run them on one version, or gate each version's logs separately."
         click.echo(f"NOT EVALUABLE: {mixed_versions_message(frame, hint)}", err=True)

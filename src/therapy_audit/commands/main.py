@@ -10,12 +10,12 @@ variables; secrets are only ever read from the environment by the providers.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from therapy_audit.commands.options import key_values
-from therapy_audit.commands.results import results_text
 from therapy_audit.execution import (
     BATCH_PROVIDERS,
     DEFAULT_ATTEMPT_TIMEOUT,
@@ -44,6 +44,10 @@ DEFAULT_LOG_DIR = "logs"
 @click.version_option(package_name="therapy-audit")
 def main() -> None:
     """Audit LLMs and chatbots for clinical safety in mental-health conversations."""
+
+
+#: Experiments whose ``--limit`` draws whole stimuli across conditions (``stimulus_limit``).
+STIMULUS_LIMIT_EXPERIMENTS = ("stigma", "crisis", "all")
 
 
 @main.command()
@@ -76,7 +80,13 @@ def main() -> None:
     help="Therapist system prompt: none, steel-man, or a path to a text file.",
 )
 @click.option("--full", is_flag=True, help="Run the whole battery (every demographic variant).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Run at most N samples.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run N stimuli drawn evenly across conditions, each with all its samples "
+    "(stigma, crisis; draw seed: -T stimulus_seed=S). Conversation: at most N personas.",
+)
 @click.option(
     "--epochs", type=click.IntRange(min=1), default=None, help="Repeat each sample N times."
 )
@@ -182,6 +192,11 @@ def run(
     task_args = {"system_prompt": system_prompt, **given}
     if full:
         task_args["variants"] = "full"
+    if limit is not None and experiment in STIMULUS_LIMIT_EXPERIMENTS:
+        # A stratified draw of whole stimuli (recorded in the log), not Inspect's
+        # "first N samples", which were all one condition.
+        task_args["stimulus_limit"] = limit
+        limit = None
     if dry_run:
         from therapy_audit.planning import parse_price, plan, plan_text
 
@@ -251,7 +266,7 @@ def run(
         raise click.ClickException(
             f"{failure}. The logs above are kept; resume them with `therapy-audit resume`."
         ) from failure
-    click.echo(results_text([r.location for r in outcome]))
+    click.echo(run_summary([r.location for r in outcome], log_dir))
     _echo_logs(outcome)
     if any(r.status != "success" for r in outcome):
         unfinished = " ".join(r.location for r in outcome if r.status != "success")
@@ -311,6 +326,23 @@ def answer_sheet_epochs(
     return epochs
 
 
+def run_summary(locations: list[str], log_dir: str) -> str:
+    """``run``'s closing summary (at most 15 lines); the tables are in ``results``."""
+    from therapy_audit.analysis.frame import missing_shards, results_frame, stimulus_coverage
+    from therapy_audit.analysis.headline import summary_lines
+
+    frame = results_frame(locations)
+    if frame.empty:
+        return "No samples were scored."
+    logs = log_dir  # the log path itself is printed once, after the summary
+    lines = [f"WARNING: {gap.message}" for gap in missing_shards(frame)][:2]
+    lines += [f"NOTE: {line}" for line in stimulus_coverage(frame)][:2]
+    lines += summary_lines(
+        frame, f"therapy-audit results {logs}   (report: therapy-audit report {logs})"
+    )
+    return "\n".join(lines[:15])
+
+
 def _echo_logs(outcome: list[RunResult]) -> None:
     for entry in outcome:
         click.echo(f"Inspect log ({entry.status}): {entry.location}")
@@ -344,7 +376,8 @@ def resume(logs: tuple[str, ...], log_dir: str | None) -> None:
     except WorkerFailure as failure:
         _echo_logs(failure.results)
         raise click.ClickException(str(failure)) from failure
-    click.echo(results_text([entry.location for entry in outcome]))
+    locations = [entry.location for entry in outcome]
+    click.echo(run_summary(locations, str(Path(locations[0]).parent) if locations else "."))
     _echo_logs(outcome)
     unfinished = [entry.location for entry in outcome if entry.status != "success"]
     if unfinished:

@@ -176,7 +176,7 @@ def import_answers(
     """Validate a filled answer sheet and judge its answers with the crisis task."""
     from inspect_ai import eval as inspect_eval
 
-    from therapy_audit.commands.main import results_text
+    from therapy_audit.commands.results import results_text
     from therapy_audit.execution import judge_model_roles
 
     try:

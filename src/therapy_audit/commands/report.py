@@ -33,6 +33,12 @@ DEFAULT_OUT = {"html": "report.html", "json": "report.json", "csv": "report-csv"
     help="Accept logs of different stimulus-set versions; each version is shown separately.",
 )
 @click.option("--title", default="therapy-audit report", show_default=True)
+@click.option(
+    "--pool",
+    is_flag=True,
+    help="Count several runs of the same respondent and system prompt together "
+    "(default: each run is shown separately).",
+)
 def report(
     logs: tuple[str, ...],
     out: str | None,
@@ -40,6 +46,7 @@ def report(
     judge_validation: str | None,
     allow_mixed_versions: bool,
     title: str,
+    pool: bool,
 ) -> None:
     """Write a report of finished runs (log files or folders), several runs side by side."""
     from therapy_audit.report import MixedVersionsError, ReportInputError, build_report, render
@@ -56,6 +63,7 @@ def report(
             judge_validation=judge_validation,
             allow_mixed_versions=allow_mixed_versions,
             title=title,
+            pool=pool,
         )
     except (MixedVersionsError, ReportInputError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -2,12 +2,68 @@
 
 from __future__ import annotations
 
+import random
+import re
+from collections import defaultdict
 from typing import Any, TypeVar
+
+from inspect_ai.dataset import Sample
 
 from therapy_audit.prompts import PROMPTS_REVISION
 from therapy_audit.stimuli.load import StimulusSet
 
 T = TypeVar("T")
+
+#: Seed of the stratified stimulus draw (``stimulus_limit``). Separate from
+#: ``--seed``, which is the respondent's sampling seed; recorded in the log.
+DEFAULT_STIMULUS_SEED = 20261201
+#: Sample-id parts that vary within one stimulus (as ``analysis.stats.stimulus_ids``).
+_WITHIN_STIMULUS = re.compile(r"/(?:forward|reverse)(?=/|$)|/wording-\d+(?=/|$)|/context/.*$")
+
+
+def stimulus_of(sample_id: str) -> str:
+    """The stimulus a sample asks (its id without order, wording and context parts)."""
+    return _WITHIN_STIMULUS.sub("", sample_id)
+
+
+def draw_stimuli(
+    samples: list[Sample], limit: int | None, seed: int = DEFAULT_STIMULUS_SEED
+) -> tuple[list[Sample], dict[str, Any]]:
+    """Keep ``limit`` stimuli drawn evenly across conditions, each with all its samples.
+
+    ``--limit 10`` used to take the first 10 samples, which were all about one
+    condition, and then report them as "overall". Here stimuli are shuffled
+    within each condition (seeded) and taken round-robin across conditions
+    (in a seeded order), so 10 of 130 stimuli cover ten conditions; every
+    drawn stimulus keeps both option orders, its paraphrases and contexts.
+    Sample order is kept.
+
+    Returns:
+        The kept samples and what to record in the task metadata:
+        ``stimulus_limit``, ``stimulus_seed``, ``stimuli_drawn``, ``stimuli_total``.
+    """
+    by_condition: dict[str, list[str]] = defaultdict(list)
+    for sample in samples:
+        stimulus = stimulus_of(str(sample.id))
+        condition = str((sample.metadata or {}).get("condition", ""))
+        if stimulus not in by_condition[condition]:
+            by_condition[condition].append(stimulus)
+    total = sum(len(v) for v in by_condition.values())
+    record: dict[str, Any] = {"stimuli_total": total, "stimuli_drawn": total}
+    if limit is None:
+        return samples, record
+    if limit < 1:
+        raise ValueError(f"stimulus_limit must be a positive number of stimuli, got {limit}")
+    rng = random.Random(seed)
+    queues = {c: rng.sample(v, len(v)) for c, v in sorted(by_condition.items())}
+    order = rng.sample(sorted(queues), len(queues))
+    chosen: set[str] = set()
+    while len(chosen) < min(limit, total):
+        for condition in order:
+            if queues[condition] and len(chosen) < limit:
+                chosen.add(queues[condition].pop())
+    record.update({"stimulus_limit": limit, "stimulus_seed": seed, "stimuli_drawn": len(chosen)})
+    return [s for s in samples if stimulus_of(str(s.id)) in chosen], record
 
 
 def task_metadata(

@@ -21,11 +21,14 @@ from inspect_ai.log import read_eval_log, read_eval_log_sample
 from therapy_audit.analysis import figures
 from therapy_audit.analysis.correction import JudgeValidation, ValidationFileError, load_validation
 from therapy_audit.analysis.frame import (
+    RUN_NOTES,
     UNREADABLE,
     log_paths,
     log_problems,
     missing_shards,
     results_frame,
+    separate_runs,
+    stimulus_coverage,
 )
 from therapy_audit.analysis.stats import rate_table
 from therapy_audit.experiments.crisis import analysis as crisis_tables
@@ -33,6 +36,7 @@ from therapy_audit.experiments.crisis import verdict_tables
 from therapy_audit.experiments.stigma import analysis as stigma_tables
 from therapy_audit.outcomes import ALL_OUTCOMES, FAIL
 from therapy_audit.prompts import SYSTEM_PROMPTS
+from therapy_audit.report import reader
 from therapy_audit.report.comparison import prompt_comparison
 from therapy_audit.report.versions import check_versions, is_mixed, separate_versions
 from therapy_audit.stimuli.coverage import coverage_table
@@ -90,6 +94,12 @@ class ReportContext:
     mixed_versions: bool = False
     #: Short text lines by name (``decided``: who decided the verdicts, per respondent).
     notes: dict[str, list[str]] = field(default_factory=dict)
+    #: The headline scorecard, the reply browser, "what to fix" cards and the
+    #: conversation trajectories (see ``report/reader.py``).
+    scorecard: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    fixes: list[dict[str, Any]] = field(default_factory=list)
+    trajectories: pd.DataFrame | None = None
 
 
 def load_judge_validation(path: str | Path) -> dict[str, Any]:
@@ -195,9 +205,25 @@ def _series(table: pd.DataFrame, flagged: set[tuple[str, str]] | None = None) ->
 
 
 def _figure(table: pd.DataFrame, category: str, title: str, ylabel: str, flagged=None) -> str:
-    png = figures.png_bytes(
-        figures.rate_bars(_series(table, flagged), category, "series", title, ylabel)
+    """Bars per ``category`` in words; rates that are not measurements drawn hatched.
+
+    Not a measurement: a position-driven respondent (``flagged``), or a rate
+    too few to read.
+    """
+    shown = _series(table, flagged)
+    too_few = shown["too_few"] if "too_few" in shown else pd.Series(False, index=shown.index)
+    position = pd.Series(
+        [
+            (r, p) in (flagged or set())
+            for r, p in zip(shown["respondent"], shown["system_prompt"], strict=True)
+        ],
+        index=shown.index,
     )
+    shown = shown.assign(
+        invalid=too_few.fillna(False).astype(bool) | position,
+        **{category: shown[category].map(reader.words)},
+    )
+    png = figures.png_bytes(figures.rate_bars(shown, category, "series", title, ylabel))
     return figures.data_uri(png)
 
 
@@ -235,9 +261,26 @@ def _stigma(context: ReportContext, frame: pd.DataFrame) -> None:
         flagged,
     )
     context.tables["stigma_by_item"] = stigma_tables.by_item(frame)
+    single = []
+    stigma = stigma_tables.stigma_rows(frame)
     for attribute in ATTRIBUTES:
-        if attribute in frame and frame[attribute].notna().any():
+        if attribute not in stigma or not stigma[attribute].notna().any():
+            continue
+        if stigma[attribute].nunique() > 1:
             context.tables[f"stigma_by_{attribute}"] = stigma_tables.by_attribute(frame, attribute)
+        else:
+            single.append(f"{attribute} ({stigma[attribute].dropna().iloc[0]})")
+    if single:
+        # A table with one level compares nothing; say so instead of printing it.
+        context.warnings.append(
+            ReportWarning(
+                "one_demographic_level",
+                "These stigma runs have one level of " + ", ".join(single) + " (the quick "
+                "profile asks one demographic variant per condition), so no demographic "
+                "comparison is possible. Run with --full to compare by gender, race and "
+                "education.",
+            )
+        )
 
 
 def _quote(frame: pd.DataFrame, row: pd.Series) -> dict[str, Any]:
@@ -276,7 +319,9 @@ def _quote(frame: pd.DataFrame, row: pd.Series) -> dict[str, Any]:
         "judged_part_only": bool(chosen.get("score_truncated") is True),
         "outcome": chosen["outcome"],
         "verdict": score.explanation if score else None,
-        "judge_labels": chosen.get("score_judge_labels"),
+        "judge_labels": None
+        if pd.isna(chosen.get("score_judge_labels"))
+        else chosen.get("score_judge_labels"),
         "verdict_by": chosen.get("score_verdict_by"),
     }
 
@@ -317,19 +362,21 @@ def _crisis(
             table, "framing", "Appropriate responses by framing (95% CI)", "appropriate replies"
         )
     judges = crisis_tables.judges_used(frame)
-    context.tables["judges"] = judges
+    context.tables["judges"] = judges.assign(smoke_test=judges["smoke_test"].astype(int)).rename(
+        columns={"smoke_test": "of them smoke-test"}
+    )
     agreement = crisis_tables.check_agreement(frame)
     if not agreement.empty:
         context.tables["judge_check_agreement"] = agreement
-    smoke = int(judges["smoke_test"].sum()) if not judges.empty else 0
+    smoke = int(judges["smoke_test"].astype(int).sum()) if not judges.empty else 0
     if smoke:
         context.warnings.append(
             ReportWarning(
                 "smoke_test_judge",
-                f"{smoke} verdicts come from the embedded model acting as judge. It is too small "
-                "to judge (near chance): these verdicts only show that the pipeline runs. Re-run "
-                "with --judge set to a capable model validated with `therapy-audit "
-                "validate-judge`.",
+                f"{smoke} {'verdict comes' if smoke == 1 else 'verdicts come'} from the embedded "
+                "model acting as judge. It is too small to judge (near chance): these verdicts "
+                "only show that the pipeline runs. Re-run with --judge set to a capable model "
+                "validated with therapy-audit validate-judge.",
             )
         )
     quoted = []
@@ -410,8 +457,12 @@ def build_report(
     allow_mixed_versions: bool = False,
     title: str = DEFAULT_TITLE,
     worst: int = DEFAULT_WORST,
+    pool: bool = False,
 ) -> ReportContext:
     """Read the logs under ``paths`` and compute every section of the report.
+
+    Several runs of one respondent and system prompt are shown as separate
+    runs unless ``pool``; a warning says which.
 
     Raises:
         MixedVersionsError: the logs use different stimulus sets and
@@ -437,7 +488,13 @@ def build_report(
             correction = load_validation(judge_validation)  # type: ignore[arg-type]
         except ValidationFileError as exc:
             raise ReportInputError(str(exc)) from exc
-    return context_from_frame(frame, _runs(frame), validation, title, worst, correction)
+    frame = separate_runs(frame, pool=pool)
+    context = context_from_frame(frame, _runs(frame), validation, title, worst, correction)
+    for note in frame.attrs[RUN_NOTES]:
+        context.warnings.append(ReportWarning("runs", note))
+    for line in stimulus_coverage(frame):
+        context.warnings.append(ReportWarning("stimulus_limit", line))
+    return context
 
 
 def context_from_frame(
@@ -482,6 +539,10 @@ def context_from_frame(
     for label in sorted(frame["system_prompt"].dropna().unique()):
         context.system_prompts[label] = SYSTEM_PROMPTS.get(label)
     context.tables["outcomes"] = outcome_counts(frame)
+    context.scorecard = reader.scorecard_rows(frame)
+    context.replies = reader.reply_records(frame)
+    context.fixes = reader.fix_cards(context.replies)
+    context.trajectories = reader.trajectory_rows(frame)
     experiments = set(frame["experiment"].dropna())
     if "stigma" in experiments:
         context.sections.append("stigma")

@@ -16,8 +16,10 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from therapy_audit.analysis.stats import TOO_FEW_LABEL
 from therapy_audit.outcomes import UNUSABLE_OUTCOMES
 from therapy_audit.report.build import ReportContext
+from therapy_audit.report.reader import PAPER_REFERENCES, metric_labels, words
 
 #: Tables with more rows than this are folded into ``<details>``.
 FOLD_ROWS = 25
@@ -43,7 +45,7 @@ TABLE_TEXT: dict[str, tuple[str, str]] = {
     ),
     "judges": (
         "Who judged",
-        "Verdicts per judge; smoke_test counts verdicts of a smoke-test judge.",
+        'Verdicts per judge; "of them smoke-test": verdicts of the embedded smoke-test judge.',
     ),
     "who_decided": (
         "Who decided",
@@ -179,10 +181,25 @@ def _plain(value: Any) -> str:
 
 
 def rate_cell(row: pd.Series) -> tuple[str, str]:
-    """``42% [30%, 55%]``, or ``no scored answer`` when n = 0 (never a silent zero)."""
+    """``42% [30%, 55%]``, or ``no scored answer`` when n = 0 (never a silent zero).
+
+    A rate flagged ``too_few`` reads "too few to read" after its numbers and is
+    greyed (class ``invalid``).
+    """
     if _missing(row["rate"]):
         return ("no scored answer", "attn")
-    return (f"{percent(row['rate'])} [{percent(row['ci_low'])}, {percent(row['ci_high'])}]", "num")
+    text = f"{percent(row['rate'])} [{percent(row['ci_low'])}, {percent(row['ci_high'])}]"
+    if bool(row.get("too_few", False)):
+        return (f"{text} ({TOO_FEW_LABEL})", "num invalid")
+    return (text, "num")
+
+
+#: Columns whose values are slugs a reader should see in words.
+WORD_COLUMNS = ("condition", "kind", "framing", "question", "stimulus", "persona")
+
+
+def _shown(column: str, value: Any) -> str:
+    return words(value) if column in WORD_COLUMNS and not _missing(value) else _plain(value)
 
 
 def rate_rows(table: pd.DataFrame, label: str) -> tuple[list[str], list[list[tuple[str, str]]]]:
@@ -190,11 +207,11 @@ def rate_rows(table: pd.DataFrame, label: str) -> tuple[list[str], list[list[tup
     groups = list(table.columns[: list(table.columns).index("rate")])
     extra = [c for c in table.columns if c not in (*groups, *RATE_PARTS)]
     counts = [c for c in UNUSABLE_OUTCOMES if c in extra]
-    others = [c for c in extra if c not in counts and c not in ("n", "n_total")]
+    others = [c for c in extra if c not in counts and c not in ("n", "n_total", "too_few")]
     header = [*groups, label, "n", "of", *[COUNT_LABELS[c] for c in counts], *others]
     rows = []
     for _, row in table.iterrows():
-        cells = [(_plain(row[g]), "") for g in groups]
+        cells = [(_shown(g, row[g]), "") for g in groups]
         cells.append(rate_cell(row))
         cells.append((_plain(row["n"]), "num attn" if row["n"] == 0 else "num"))
         cells.append((_plain(row["n_total"]), "num"))
@@ -206,8 +223,12 @@ def rate_rows(table: pd.DataFrame, label: str) -> tuple[list[str], list[list[tup
 
 def plain_rows(table: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, str]]]]:
     """Header and rows for any other table, values shown as they are."""
-    rows = [[(_plain(v), "") for v in record] for record in table.itertuples(index=False)]
-    return list(table.columns), rows
+    columns = list(table.columns)
+    rows = [
+        [(_shown(c, v), "") for c, v in zip(columns, record, strict=True)]
+        for record in table.itertuples(index=False)
+    ]
+    return columns, rows
 
 
 def comparison_rows(table: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, str]]]]:
@@ -235,7 +256,7 @@ def comparison_rows(table: pd.DataFrame) -> tuple[list[str], list[list[tuple[str
             [
                 (_plain(row["respondent"]), ""),
                 (_plain(row["prompt"]), ""),
-                (_plain(row["condition"]), ""),
+                (_shown("condition", row["condition"]), ""),
                 (percent(row["baseline_rate"]), "num"),
                 (_plain(row["baseline_n"]), "num"),
                 (percent(row["prompt_rate"]), "num"),
@@ -299,7 +320,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["percent"] = percent
+    env.filters["percent1"] = lambda v: "—" if _missing(v) else f"{float(v):.1%}"
     env.filters["plain"] = _plain
+    env.filters["words"] = words
     return env
 
 
@@ -359,4 +382,20 @@ def render(context: ReportContext) -> str:
         figures=context.figures,
         worst=context.worst,
         sections=context.sections,
+        metric_labels=metric_labels(),
+        paper_references=PAPER_REFERENCES,
+        reply_options={
+            field: sorted({v for r in context.replies for v in _values(r, field)})
+            for field in ("respondent", "condition", "kind", "outcome")
+        },
+        trajectories=(
+            None
+            if context.trajectories is None
+            else html_table("trajectories", context.trajectories)
+        ),
     )
+
+
+def _values(record: dict[str, Any], field: str) -> list[str]:
+    """A reply's values for a browser filter (a reply has several criterion kinds)."""
+    return list(record["kinds"]) if field == "kind" else [str(record[field])]

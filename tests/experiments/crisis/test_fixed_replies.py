@@ -9,10 +9,12 @@ import subprocess
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from cli_subprocess import CLI, server_env
 from fault_server import FaultServer
 from therapy_audit.analysis.frame import results_frame
+from therapy_audit.commands.main import main
 from therapy_audit.providers.baseline_api import BASELINE_REPLIES
 
 #: The issue's bar: a fixed reply is appropriate at most this often...
@@ -59,7 +61,9 @@ def test_baseline_respondents_score_at_the_floor(tmp_path, name):
     assert rate <= MAX_RATE, (name, rate)
     if name in ("refusal", "boilerplate"):
         assert decided >= MIN_DECIDED, (name, decided)
-    assert "Rate per criterion kind" in stdout  # results print the kinds beside the rate
+    assert "appropriate" in stdout  # run's closing summary
+    shown = CliRunner().invoke(main, ["results", str(tmp_path / "logs")])
+    assert "Rate per criterion kind" in shown.output  # results print the kinds beside the rate
     assert set(frame["score_care_outcome"].dropna()) <= {"fail", "unjudged"}
 
 

@@ -19,7 +19,12 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import generate, system_message
 
-from therapy_audit.experiments.common import keep_shard, task_metadata
+from therapy_audit.experiments.common import (
+    DEFAULT_STIMULUS_SEED,
+    draw_stimuli,
+    keep_shard,
+    task_metadata,
+)
 from therapy_audit.experiments.crisis.contextualize import contextualize
 from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criteria_judge
 from therapy_audit.experiments.crisis.transcripts import Session, insertion_points, load_sessions
@@ -161,6 +166,8 @@ def crisis(
     judge_seed: int = DEFAULT_JUDGE_SEED,
     stimuli: str | None = None,
     shard: str | None = None,
+    stimulus_limit: int | None = None,
+    stimulus_seed: int = DEFAULT_STIMULUS_SEED,
 ) -> Task:
     """Appropriate responses to clients signalling a mental-health condition.
 
@@ -187,6 +194,9 @@ def crisis(
         stimuli: a YAML file or folder of crisis stimuli replacing the packaged ones.
         shard: ``i/N``: ask only worker i's share of the samples (set by
             ``therapy-audit run --workers N``).
+        stimulus_limit: ask only this many stimuli, drawn evenly across
+            conditions, each with all its samples (``run --limit N``).
+        stimulus_seed: seed of that draw (recorded; not the respondent's seed).
     """
     if context not in CONTEXTS:
         raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
@@ -214,6 +224,7 @@ def crisis(
         paraphrases,
         only_checked=judge == "checks",
     )
+    samples, draw = draw_stimuli(samples, stimulus_limit, stimulus_seed)
     samples = keep_shard(samples, shard)
     solver: list[Any] = []
     if prompt_text:
@@ -231,6 +242,7 @@ def crisis(
             "reply_tokens": reply_tokens,
             "judge_mode": judge,
             "judge_roles": judge_roles,
+            **draw,
         }
     )
     return Task(

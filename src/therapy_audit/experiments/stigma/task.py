@@ -22,7 +22,12 @@ from inspect_ai.solver import system_message
 
 from therapy_audit.answering.letters import format_options, option_letters
 from therapy_audit.answering.solver import ANSWER_MODES, AnswerMode, answer_by_letter
-from therapy_audit.experiments.common import keep_shard, task_metadata
+from therapy_audit.experiments.common import (
+    DEFAULT_STIMULUS_SEED,
+    draw_stimuli,
+    keep_shard,
+    task_metadata,
+)
 from therapy_audit.experiments.stigma.scorer import stigma_choice
 from therapy_audit.experiments.stigma.vignettes import (
     Cell,
@@ -155,6 +160,8 @@ def stigma(
     quick_cell: str = DEFAULT_QUICK_CELL,
     stimuli: str | None = None,
     shard: str | None = None,
+    stimulus_limit: int | None = None,
+    stimulus_seed: int = DEFAULT_STIMULUS_SEED,
 ) -> Task:
     """Stigma toward people with mental-health conditions, by vignette and condition.
 
@@ -171,15 +178,21 @@ def stigma(
         stimuli: path to a battery YAML file replacing the packaged one.
         shard: ``i/N``: ask only worker i's share of the samples (set by
             ``therapy-audit run --workers N``).
+        stimulus_limit: ask only this many item-vignette pairs, drawn evenly
+            across conditions, each with all its samples (``run --limit N``).
+        stimulus_seed: seed of that draw (recorded; not the respondent's seed).
     """
     _check_choice("variants", variants, VARIANTS)
     _check_choice("answer_mode", answer_mode, ANSWER_MODES)
     prompt_label, prompt_text = resolve_system_prompt(system_prompt)
     battery, stimulus_set = load_stigma_battery(stimuli)
     validate_templates(battery, stimulus_set.source)
-    samples = keep_shard(
-        stigma_samples(battery, variants, counterbalance, paraphrases, quick_cell), shard
+    drawn, draw = draw_stimuli(
+        stigma_samples(battery, variants, counterbalance, paraphrases, quick_cell),
+        stimulus_limit,
+        stimulus_seed,
     )
+    samples = keep_shard(drawn, shard)
     solver = [answer_by_letter(answer_mode)]
     if prompt_text:
         solver.insert(0, system_message(prompt_text))
@@ -192,5 +205,6 @@ def stigma(
         metadata={
             **task_metadata("stigma", stimulus_set, prompt_label, shard),
             "answer_mode": answer_mode,
+            **draw,
         },
     )
