@@ -113,10 +113,16 @@ def test_dry_run_warns_of_embedded_fallback_and_missing_package():
 
     result = CliRunner().invoke(
         main,
-        ["run", "conversation", "--model", "anthropic/claude-sonnet-4-0", "--dry-run"],
+        ["run", "conversation", "--model", "anthropic/claude-sonnet-4-0", "--dry-run"]
+        + ["-T", "client_mode=simulated"],
     )
     assert result.exit_code == 0, result.output
     assert "WARNING: the client role falls back to the embedded model" in result.output
+    # Scripted mode (the default) has no client role: nothing falls back.
+    scripted = CliRunner().invoke(
+        main, ["run", "conversation", "--model", "anthropic/claude-sonnet-4-0", "--dry-run"]
+    )
+    assert "client role falls back" not in scripted.output
     assert "built-in list price" in result.output
     if importlib.util.find_spec("anthropic") is None:
         assert "needs the Python package 'anthropic'" in result.output

@@ -26,7 +26,7 @@ CHROMIUM = shutil.which("chromium") or (
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
 )
-WINDOW = (1280, 3200)
+WINDOW = (1280, 4800)
 SECTIONS = ("summary", "stigma", "appropriate", "comparison", "coverage")
 #: Appended to a copy of the report: after load, writes each image's decoded size into the DOM.
 PROBE = """<script>

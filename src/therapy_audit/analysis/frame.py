@@ -326,7 +326,7 @@ def stimulus_coverage(frame: pd.DataFrame) -> list[str]:
             continue
         lines.append(
             f"{row['experiment']}: {drawn} of {total} stimuli, drawn evenly across conditions "
-            f"(--limit {drawn}; draw seed {row['stimulus_seed']}); the rates describe this "
+            f"(--limit {drawn}; draw seed {int(row['stimulus_seed'])}); the rates describe this "
             "draw, not the whole stimulus set."
         )
     return lines

@@ -206,7 +206,11 @@ def validate_judge(
     model_args = (
         model_args_for(judge, key_values(model_arg, "-M")) if judge and judge != CHECKS else None
     )
-    if gold or _has_stimulus_column(labels or ""):
+    # A labels file with a stimulus column (people's labels on our stimuli, e.g.
+    # from `annotate`) is judged afresh by --judge on our criteria; without
+    # --judge its stored judge labels (`annotate --with-judge`) are compared
+    # with the people's, as for any labels file.
+    if gold or (judge is not None and _has_stimulus_column(labels or "")):
         report = _gold_validation(
             labels, judge or CHECKS, limit, log_dir, seed, resamples, not no_cache, model_args
         )

@@ -418,7 +418,8 @@ def test_cli_runs_scripted_offline_with_the_embedded_model_and_replays_from_cach
     runner = CliRunner()
     first = runner.invoke(main, [*args, "--log-dir", str(tmp_path / "first")])
     assert first.exit_code == 0, first.output
-    assert "Trajectory per respondent and client" in first.output
+    tables = runner.invoke(main, ["results", str(tmp_path / "first")])
+    assert "Trajectory per respondent and client" in tables.output
     second = runner.invoke(main, [*args, "--log-dir", str(tmp_path / "second")])
     assert second.exit_code == 0, second.output
     logs = {}
