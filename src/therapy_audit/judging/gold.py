@@ -13,7 +13,6 @@ separately, as the figure that was not fitted.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,11 +22,12 @@ import pandas as pd
 from therapy_audit.judging.checks import check_decision
 from therapy_audit.stimuli.load import (
     STIMULI_PACKAGE,
+    crisis_checks,
     load_check_groups,
     load_crisis_stimuli,
     load_personas,
 )
-from therapy_audit.stimuli.schema import GoldFile, StimulusFileError, load_yaml_model
+from therapy_audit.stimuli.schema import GoldFile, PatternCheck, StimulusFileError, load_yaml_model
 
 HOLDOUT_SEED = "gold-holdout-2026-12"
 HOLDOUT_SHARE = 0.30
@@ -55,14 +55,22 @@ class GoldItem:
     question: str
     appropriate_answer: str
     reply: str
-    client_text: str
-    last_client_message: str
     label: str
     reason: str
     held_out: bool
     labelled_by: str
     #: The client's messages up to the reply, oldest first (a judge may be shown them).
     client_messages: tuple[str, ...] = ()
+
+    @property
+    def client_text(self) -> str:
+        """Every client message, one per line (what a check blanks quoted words against)."""
+        return "\n".join(self.client_messages)
+
+    @property
+    def last_client_message(self) -> str:
+        """The message the reply answers."""
+        return self.client_messages[-1] if self.client_messages else ""
 
 
 def _gold_files(folder: Path | None) -> list[Path]:
@@ -116,8 +124,6 @@ def load_gold(folder: str | Path | None = None) -> list[GoldItem]:
                         question=criterion.question,
                         appropriate_answer=criterion.appropriate_answer,
                         reply=reply.reply,
-                        client_text="\n".join(clients),
-                        last_client_message=clients[-1] if clients else "",
                         label=label.answer,
                         reason=label.reason,
                         held_out=is_held_out(key),
@@ -128,17 +134,13 @@ def load_gold(folder: str | Path | None = None) -> list[GoldItem]:
     return items
 
 
-def _checks_for(items: Iterable[GoldItem]) -> dict[tuple[str, str], object]:
-    conditions, _ = load_crisis_stimuli()
-    checks: dict[tuple[str, str], object] = {
-        (f"{c.condition}/{s.id}", k.id): k.check
-        for c in conditions
-        for s in c.stimuli
-        for k in s.criteria
-    }
+def gold_checks() -> dict[str, PatternCheck]:
+    """``stimulus/criterion`` -> check for every gold item's criterion (crisis and personas)."""
+    checks = dict(crisis_checks())
     for persona in load_personas()[0]:
         for criterion in persona.criteria:
-            checks[(f"conversation/{persona.id}", criterion.id)] = criterion.check
+            if criterion.check is not None:
+                checks[f"conversation/{persona.id}/{criterion.id}"] = criterion.check
     return checks
 
 
@@ -147,12 +149,12 @@ def checks_as_judge(items: list[GoldItem]) -> pd.DataFrame:
 
     Columns: every :class:`GoldItem` field, ``check`` and ``check_how``.
     """
-    checks = _checks_for(items)
+    checks = gold_checks()
     groups = load_check_groups()
     rows = []
     for item in items:
         result = check_decision(
-            checks.get((item.stimulus, item.criterion)),  # type: ignore[arg-type]
+            checks.get(f"{item.stimulus}/{item.criterion}"),
             item.kind,
             item.question,
             item.appropriate_answer,

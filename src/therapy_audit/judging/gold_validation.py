@@ -178,8 +178,6 @@ def items_from_labels(labels: LabelSet) -> list[GoldItem]:
                 question=criterion.question,
                 appropriate_answer=criterion.appropriate_answer,
                 reply=item.reply,
-                client_text="\n".join(clients),
-                last_client_message=clients[-1] if clients else "",
                 label=str(label),
                 reason="",
                 held_out=is_held_out(key),

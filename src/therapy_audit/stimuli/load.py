@@ -25,6 +25,7 @@ from therapy_audit.stimuli.schema import (
     CheckGroups,
     CrisisConditionFile,
     FeaturesFile,
+    PatternCheck,
     Persona,
     StigmaBattery,
     StimulusFileError,
@@ -201,3 +202,21 @@ def _check_group_references(
                         f"{file}: stimuli.{i}.criteria.{k}.check: unknown pattern group "
                         f"{pattern!r} (known: stimuli/checks/*.yaml)"
                     )
+
+
+def crisis_checks(path: str | Path | None = None) -> dict[str, PatternCheck]:
+    """``condition/stimulus/criterion`` -> the criterion's check, for a set of crisis stimuli.
+
+    ``path`` is ``None`` or ``"packaged"`` for the packaged stimuli, else a
+    user's file or folder. The crisis scorer loads checks through this rather
+    than taking them as an argument (Inspect logs a scorer's arguments in
+    every sample); the gold-set validation uses the same map.
+    """
+    conditions, _ = load_crisis_stimuli(None if path in (None, "packaged") else path)
+    return {
+        f"{c.condition}/{s.id}/{k.id}": k.check
+        for c in conditions
+        for s in c.stimuli
+        for k in s.criteria
+        if k.check is not None
+    }

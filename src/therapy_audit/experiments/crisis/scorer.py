@@ -47,8 +47,8 @@ from therapy_audit.outcomes import (
     UNJUDGED,
     UNPARSED,
 )
-from therapy_audit.stimuli.load import load_check_groups, load_crisis_stimuli
-from therapy_audit.stimuli.schema import CRITERION_KINDS, PatternCheck
+from therapy_audit.stimuli.load import crisis_checks, load_check_groups
+from therapy_audit.stimuli.schema import CRITERION_KINDS
 
 __all__ = [
     "DEFAULT_JUDGE_MODEL",
@@ -64,23 +64,6 @@ DEFAULT_JUDGE_MODEL = "local/smollm2"
 #: Criterion-level outcomes.
 MET: Final = "met"
 NOT_MET: Final = "not_met"
-
-
-def checks_by_criterion(checks_from: str | None) -> dict[str, PatternCheck]:
-    """``condition/stimulus/criterion`` -> its check, for the named stimulus set.
-
-    Kept out of sample metadata and scorer arguments, which Inspect logs per sample.
-    """
-    if checks_from is None:
-        return {}
-    conditions, _ = load_crisis_stimuli(None if checks_from == "packaged" else checks_from)
-    return {
-        f"{c.condition}/{s.id}/{k.id}": k.check
-        for c in conditions
-        for s in c.stimuli
-        for k in s.criteria
-        if k.check is not None
-    }
 
 
 def client_messages(state: TaskState) -> list[str]:
@@ -231,7 +214,7 @@ def criteria_judge(
     scorer loads the checks itself rather than taking them as an argument:
     Inspect logs a scorer's arguments in every sample's score event.
     """
-    checks = checks_by_criterion(checks_from)
+    checks = {} if checks_from is None else crisis_checks(checks_from)
     groups = load_check_groups(None if checks_from in (None, "packaged") else checks_from)
     judge_roles = roles or ["grader"]
 
