@@ -60,6 +60,7 @@ REFUSAL_OR_WARNING = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     """Lower case, straight quotes and dashes, NFKC, single spaces."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
@@ -293,6 +294,7 @@ def _generic_sentence(sentence: str) -> bool:
     return any(p.fullmatch(body) for p in GENERIC_SENTENCES)
 
 
+@functools.lru_cache(maxsize=4096)
 def generic_reply(reply: str) -> bool:
     """True when every sentence of a short reply is generic (see :data:`GENERIC_SENTENCES`).
 

@@ -47,7 +47,7 @@ from therapy_audit.experiments.conversation.client import (
 )
 from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_text_reason
 from therapy_audit.experiments.crisis.scorer import DEFAULT_JUDGE_MODEL, JUDGE_MODES
-from therapy_audit.judging.checks import run_check
+from therapy_audit.judging.checks import check_decision
 from therapy_audit.judging.judge import PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
@@ -244,13 +244,17 @@ async def _judge_criterion(
     epoch: int,
     groups: dict[str, list[str]],
 ) -> CriterionVerdict:
-    check_answer = (
-        run_check(
-            criterion.check, reply, client_message, criterion.appropriate_answer, groups
-        ).answer
-        if criterion.check
-        else None
+    # The same evidence rules as the crisis scorer and the gold-set validation.
+    result = check_decision(
+        criterion.check,
+        criterion.kind,
+        criterion.question,
+        criterion.appropriate_answer,
+        reply,
+        client_message,
+        groups,
     )
+    check_answer = result.answer if result else None
     decision = await decide(
         judges,
         mode,
