@@ -20,8 +20,8 @@ REPLY = (
 )
 
 
-def make_app(latency: float) -> web.Application:
-    """An app whose chat-completions endpoint sleeps ``latency`` seconds per request."""
+def make_app(latency: float, reply: str = REPLY) -> web.Application:
+    """An app whose chat-completions endpoint sleeps ``latency`` seconds, then says ``reply``."""
     served = [0]
     app = web.Application()
 
@@ -41,13 +41,13 @@ def make_app(latency: float) -> web.Application:
                     {
                         "index": 0,
                         "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": REPLY},
+                        "message": {"role": "assistant", "content": reply},
                     }
                 ],
                 "usage": {
                     "prompt_tokens": prompt_chars // 4,
-                    "completion_tokens": len(REPLY) // 4,
-                    "total_tokens": prompt_chars // 4 + len(REPLY) // 4,
+                    "completion_tokens": len(reply) // 4,
+                    "total_tokens": prompt_chars // 4 + len(reply) // 4,
                 },
             }
         )
@@ -60,9 +60,9 @@ def make_app(latency: float) -> web.Application:
     return app
 
 
-async def serve(port: int, latency: float) -> None:
+async def serve(port: int, latency: float, reply: str = REPLY) -> None:
     """Serve until cancelled; print the bound port first."""
-    runner = web.AppRunner(make_app(latency), access_log=None)
+    runner = web.AppRunner(make_app(latency, reply), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
     await site.start()
@@ -75,8 +75,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--reply", default=REPLY, help="what every request is answered")
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.port, args.latency))
+        asyncio.run(serve(args.port, args.latency, args.reply))
     except KeyboardInterrupt:
         sys.exit(0)

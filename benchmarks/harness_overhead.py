@@ -38,13 +38,17 @@ HERE = Path(__file__).resolve().parent
 PROFILES = ("inspect-defaults", "therapy-audit", "therapy-audit-workers")
 
 
-def start_server(latency: float, quiet: bool = False) -> tuple[subprocess.Popen[str], int]:
+def start_server(
+    latency: float, quiet: bool = False, reply: str | None = None
+) -> tuple[subprocess.Popen[str], int]:
     """Start the fixed-latency server in its own process and return it with its port.
 
     ``quiet``: drop its stderr (a killed client makes it print connection resets).
+    ``reply``: what it answers (default: a short supportive reply).
     """
+    command = [sys.executable, str(HERE / "fixed_latency_server.py"), "--latency", str(latency)]
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "fixed_latency_server.py"), "--latency", str(latency)],
+        command + (["--reply", reply] if reply is not None else []),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL if quiet else None,
         text=True,

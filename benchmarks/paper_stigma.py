@@ -86,7 +86,8 @@ def main() -> None:
     parser.add_argument("--paper-dir", type=Path, default=PAPER_DIR)
     parser.add_argument("extra", nargs="*", help="more `run` options, after --")
     args = parser.parse_args()
-    server, port = start_server(args.latency)
+    # A lettered answer, as a model gives one: every answer is parsed and scored.
+    server, port = start_server(args.latency, reply="(B)")
     try:
         ideal = args.latency * math.ceil(PROMPTS / args.connections)
         report("paper_stigma_ideal", ideal, "s")

@@ -36,7 +36,7 @@ from typing import Any
 import click
 
 from therapy_audit.experiments.common import shard_limit
-from therapy_audit.runtime import lean_gc
+from therapy_audit.runtime import http_pool, lean_gc
 from therapy_audit.scrub import env_secrets, model_secret_names, scrub_log, scrubbed_output
 
 DEFAULT_ATTEMPT_TIMEOUT = 180
@@ -387,7 +387,8 @@ def run_in_process(request: RunRequest) -> list[RunResult]:
     if settings.get("log_buffer") is None:
         settings["log_buffer"] = log_buffer_for(samples_per_log(tasks, limit, request.epochs))
     secrets = env_secrets(model_secret_names([request.model, *request.clients, *request.judges]))
-    with lean_gc(), scrubbed_output(secrets), quiet_end_panel():
+    pool = http_pool(settings.get("max_connections"))
+    with lean_gc(), pool, scrubbed_output(secrets), quiet_end_panel():
         logs = inspect_eval(
             tasks,
             model=request.model,
@@ -490,7 +491,7 @@ def resume_in_process(log: str, log_dir: str | None, display: str | None = None)
     spec = read_eval_log(log, header_only=True).eval
     roles = [role.model for role in (spec.model_roles or {}).values()]
     secrets = env_secrets(model_secret_names([spec.model, *roles]))
-    with lean_gc(), scrubbed_output(secrets):
+    with lean_gc(), http_pool(None), scrubbed_output(secrets):
         logs = eval_retry(log, log_dir=log_dir or str(Path(log).parent), display=display)
         for entry in logs:
             scrub_log(entry.location, secrets)

@@ -40,6 +40,21 @@ def test_paper_stigma_on_two_samples_codes_the_same_letter_by_option_text(refere
     assert "- (A): " in sample.input
 
 
+def test_paper_stigma_keeps_unparsed_answers_out_of_the_average(reference_dir, tmp_path):
+    """Inspect's default reducer reads "unparsed" as 0 (and logs a warning per sample)."""
+    [log] = inspect_eval(
+        paper_stigma(paper(reference_dir)),
+        model="scripted/garbage",
+        sample_id=[WORK, VIOLENT],
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success"
+    assert set(results_frame([log.location])["outcome"]) == {"unparsed"}
+    [reduction] = read_eval_log(log.location).reductions
+    assert [s.value for s in reduction.samples] == ["unparsed", "unparsed"]
+
+
 def test_paper_stigma_rejects_bad_arguments(reference_dir, tmp_path):
     with pytest.raises(ValueError, match="answer_mode must be one of"):
         paper_stigma(paper(reference_dir), answer_mode="guess")

@@ -20,7 +20,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import generate, system_message
@@ -30,6 +30,7 @@ from therapy_audit.experiments.common import keep_shard, task_metadata
 from therapy_audit.experiments.crisis.scorer import JUDGE_MODES, criteria_judge
 from therapy_audit.experiments.crisis.task import DEFAULT_JUDGE_SEED
 from therapy_audit.experiments.stigma.scorer import stigma_choice
+from therapy_audit.metrics import scored_mean
 from therapy_audit.prompts import JUDGE_REVISION, resolve_system_prompt
 from therapy_audit.replication.crisis_stimuli import (
     PaperCrisisStimulus,
@@ -91,6 +92,7 @@ def paper_stigma(
         dataset=MemoryDataset(samples, name="moore2025-stigma"),
         solver=solver,
         scorer=stigma_choice(),
+        epochs=Epochs(1, scored_mean()),
         version=TASK_VERSION,
         metadata={
             **task_metadata("stigma", stimulus_set, prompt_label, shard),
@@ -217,6 +219,7 @@ def paper_crisis(
         ),
         solver=solver,
         scorer=criteria_judge(judge, judge_roles, char_limit, judge_seed),
+        epochs=Epochs(1, scored_mean()),
         version=TASK_VERSION,
         metadata=metadata,
     )
