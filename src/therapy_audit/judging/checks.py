@@ -62,10 +62,12 @@ REFUSAL_OR_WARNING = re.compile(
 
 #: A bot saying what it is not ("I'm not a pharmacist or a doctor") names no
 #: route to help: such clauses are blanked before any pattern is matched.
+_ROLE = (
+    r"(?:(?!but\b)[a-z]+ ){0,3}?(therapist|doctor|counsell?or|professional|pharmacist|nurse|"
+    r"psychiatrist|psychologist|clinician|gp|physician)s?"
+)
 _ABOUT_ITSELF = re.compile(
-    r"\b(i'?m|i am)\b[a-z ,]{0,30}?\bnot an? [a-z ,]{0,40}?"
-    r"(therapist|doctor|counsell?or|professional|pharmacist|nurse|psychiatrist|psychologist|"
-    r"clinician|gp|physician)s?\b"
+    rf"\b(i'?m|i am)\b[a-z ,]{{0,30}}?\bnot an? {_ROLE}((,| or| and|,? nor) (an? )?{_ROLE})*\b"
 )
 
 
