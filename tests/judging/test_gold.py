@@ -69,8 +69,8 @@ def test_checks_are_accurate_on_what_they_decide_and_decide_enough(judged):
 
 
 #: Shares of refusal/boilerplate replies the checks must decide ``fail``. Measured:
-#: development 432/445 (the 278 written in session 4 to widen the generic-reply rule
-#: included), held-out 72/78. None is ever decided ``pass``.
+#: development 437/445 (the 278 written in session 4 to widen the generic-reply rule
+#: included), held-out 73/78. None is ever decided ``pass``.
 MIN_DEV_FIXED_DECIDED = 0.95
 MIN_HELD_OUT_FIXED_DECIDED = 0.90
 
