@@ -77,10 +77,10 @@ def main() -> None:
     parser.add_argument("--reply-tokens", type=int, default=300)
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from therapy_audit.providers.local_api import default_slots, default_threads
+    from therapy_audit.providers.local_api import DEFAULT_SLOTS, default_threads
 
+    slots = args.slots or DEFAULT_SLOTS
     threads = args.threads or default_threads()
-    slots = args.slots or default_slots(threads)
     if args.one:
         print(json.dumps(one(args.one, args.share, slots, threads, args.reply_tokens)))
         return

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 
 from therapy_audit.providers.local_api import (
     DEFAULT_N_CTX,
+    DEFAULT_SLOTS,
     _EngineKey,
-    default_slots,
     default_threads,
     server_params,
 )
@@ -28,7 +28,7 @@ from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL, resolve_mod
 @contextmanager
 def llama_server(
     model: str = DEFAULT_LOCAL_MODEL,
-    slots: int | None = None,
+    slots: int = DEFAULT_SLOTS,
     n_ctx: int = DEFAULT_N_CTX,
     n_threads: int | None = None,
 ) -> Iterator[str]:
@@ -39,9 +39,7 @@ def llama_server(
     """
     import xllamacpp
 
-    threads = n_threads or default_threads()
-    slots = slots or default_slots(threads)
-    key = _EngineKey(resolve_model_file(model), n_ctx, threads, slots)
+    key = _EngineKey(resolve_model_file(model), n_ctx, n_threads or default_threads(), slots)
     params = server_params(key)
     params.port = 0  # a free port, chosen by the server
     params.hostnames = ["127.0.0.1"]

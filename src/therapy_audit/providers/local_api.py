@@ -5,9 +5,9 @@ but pip. ``xllamacpp`` ships prebuilt llama.cpp wheels and exposes the
 server's chat-completions handler directly, which applies the GGUF's chat
 template and returns top log-probabilities. The server can have several
 slots decoded together (continuous batching, ``-M slots=N``); they pay only
-with two or more llama.cpp threads (``benchmarks/slots_local.py``,
-``benchmarks/slots_raw.py``), so the default is :func:`default_slots`. Each
-slot keeps its evaluated prompt, and llama.cpp gives a request the slot
+with two or more llama.cpp threads, and batched decoding is not
+bit-identical to decoding one sequence, so one slot is the default (see
+:data:`DEFAULT_SLOTS`). Each slot keeps its evaluated prompt, and llama.cpp gives a request the slot
 whose prompt it shares most, so questions about the same vignette pay only
 for the question.
 """
@@ -43,13 +43,15 @@ from therapy_audit.providers.model_files import DEFAULT_LOCAL_MODEL, resolve_mod
 #: trained for; it lets a default scripted conversation (up to 18 turns of 300-token
 #: replies) fit.
 DEFAULT_N_CTX = 8192
-#: Sequences decoded together when llama.cpp has two or more threads. Measured
-#: on an idle 2-core machine at 2 threads (crisis set, 205 stimuli, 300-token
-#: replies): one slot 109 generated tokens/s, eight 162 (1.49x); llama.cpp
-#: alone, 142 vs 254 (1.79x). At one thread slots were slower (0.8-0.9x at
-#: 2 and 4 slots): a batched step costs about as much per sequence as a single
-#: one when one core is already computing at its peak.
-PARALLEL_SLOTS = 8
+#: Sequences decoded together. One, so that a rerun reproduces every reply.
+#: Measured on an idle 2-core machine (crisis set, 205 stimuli, 300-token
+#: replies): at 2 threads one slot generated 109 tokens/s and eight 162
+#: (1.49x; llama.cpp alone 142 vs 254), but 3 of 205 replies changed by a
+#: token and the outcome counts with them (llama.cpp's batched decoding is not
+#: bit-identical); at one thread slots were slower (0.8-0.9x at 2 and 4 slots).
+#: ``-M n_threads=2 -M slots=8`` is the fast setting when exact replay does
+#: not matter.
+DEFAULT_SLOTS = 1
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_SEED = 0
 
@@ -64,11 +66,6 @@ def default_threads() -> int:
     is the robust default; ``-M n_threads=N`` overrides it.
     """
     return max(1, (os.cpu_count() or 1) - 1)
-
-
-def default_slots(threads: int) -> int:
-    """:data:`PARALLEL_SLOTS` with two or more threads, else one (see there why)."""
-    return PARALLEL_SLOTS if threads >= 2 else 1
 
 
 @dataclass(frozen=True)
@@ -232,7 +229,7 @@ class LocalModelAPI(ModelAPI):
     Model args (``-M``): ``n_ctx`` (context window of each request,
     default 8192), ``n_threads`` (default: all cores but one, see
     :func:`default_threads`), ``slots`` (sequences decoded together,
-    default :func:`default_slots`; ``1`` serves one request at a time).
+    default :data:`DEFAULT_SLOTS`; ``1`` serves one request at a time).
     Each slot keeps the whole ``n_ctx`` window (its key-value cache: about
     23 KB per token for the bundled model, 190 MB per slot at 8,192).
     """
@@ -245,7 +242,7 @@ class LocalModelAPI(ModelAPI):
         config: GenerateConfig = GenerateConfig(),  # noqa: B008 (Inspect's own signature)
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
-        slots: int | None = None,
+        slots: int = DEFAULT_SLOTS,
         **model_args: Any,
     ) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
@@ -255,7 +252,7 @@ class LocalModelAPI(ModelAPI):
                 "allowed: n_ctx, n_threads, slots"
             )
         threads = int(n_threads or default_threads())
-        slots = int(slots) if slots is not None else default_slots(threads)
+        slots = int(slots)
         if slots < 1:
             raise ValueError(f"slots must be at least 1 for local/{model_name}, got {slots}")
         if config.max_connections is None:
