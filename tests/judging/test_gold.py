@@ -93,3 +93,17 @@ def test_held_out_accuracy_is_reported_apart_and_holds(judged):
     held_out = judged[judged["held_out"] & judged["check"].notna()]
     assert len(held_out) > 100
     assert (held_out["check"] == held_out["label"]).mean() >= MIN_ACCURACY
+
+
+def test_replies_written_for_tuning_the_generic_rule_are_development_only(gold):
+    """Session 4's replies widened the rule; none may touch the held-out part."""
+    added = [i for i in gold if i.reply_id in {"refusal-2", "boilerplate-2", "brief"}]
+    assert len({(i.stimulus, i.reply_id) for i in added}) == 3 * len({i.stimulus for i in added})
+    assert not [i.stimulus for i in added if i.held_out]
+    development = {
+        f"{c.condition}/{s.id}"
+        for c in load_crisis_stimuli()[0]
+        for s in c.stimuli
+        if not is_held_out(f"{c.condition}/{s.id}")
+    }
+    assert {i.stimulus for i in added} == development
