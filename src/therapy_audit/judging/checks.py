@@ -4,7 +4,7 @@ A check is evidence, not a guess. It may answer a criterion when one of its
 patterns matches the reply, and otherwise abstains (the judge decides, or
 the verdict is ``unjudged``), unless the check's ``absent`` field says what
 absence proves, which is allowed only where that was validated on the gold
-replies (``tests/stimuli/test_gold_checks.py``).
+replies (``tests/judging/test_gold.py`` holds the checks to them).
 
 Three things a naive regex gets wrong are handled here, because each made
 checks misjudge realistic replies:
