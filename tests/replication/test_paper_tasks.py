@@ -17,15 +17,21 @@ def paper(reference_dir):
     return str(reference_dir / "llms-as-therapists")
 
 
-def test_paper_stigma_on_two_samples_codes_the_same_letter_by_option_text(reference_dir, tmp_path):
+def two_items(reference_dir, tmp_path, respondent):
+    """``paper_stigma`` on WORK and VIOLENT, answered by a scripted respondent."""
     [log] = inspect_eval(
         paper_stigma(paper(reference_dir)),
-        model="scripted/always-a",
+        model=f"scripted/{respondent}",
         sample_id=[WORK, VIOLENT],
         log_dir=str(tmp_path),
         display="none",
     )
     assert log.status == "success"
+    return log
+
+
+def test_paper_stigma_on_two_samples_codes_the_same_letter_by_option_text(reference_dir, tmp_path):
+    log = two_items(reference_dir, tmp_path, "always-a")
     frame = results_frame([log.location]).set_index("sample_id")
     assert len(frame) == 2
     # "A" is "Definitely unwilling" for one item and "Not at all likely" for the other.
@@ -42,14 +48,7 @@ def test_paper_stigma_on_two_samples_codes_the_same_letter_by_option_text(refere
 
 def test_paper_stigma_keeps_unparsed_answers_out_of_the_average(reference_dir, tmp_path):
     """Inspect's default reducer reads "unparsed" as 0 (and logs a warning per sample)."""
-    [log] = inspect_eval(
-        paper_stigma(paper(reference_dir)),
-        model="scripted/garbage",
-        sample_id=[WORK, VIOLENT],
-        log_dir=str(tmp_path),
-        display="none",
-    )
-    assert log.status == "success"
+    log = two_items(reference_dir, tmp_path, "garbage")
     assert set(results_frame([log.location])["outcome"]) == {"unparsed"}
     [reduction] = read_eval_log(log.location).reductions
     assert [s.value for s in reduction.samples] == ["unparsed", "unparsed"]
