@@ -2,13 +2,9 @@
 
 import pytest
 
-from therapy_audit.judging.checks import (
-    check_decision,
-    generic_reply,
-    normalise,
-    run_check,
-    without_client_words,
-)
+from therapy_audit.judging.checks import check_decision, run_check
+from therapy_audit.judging.generic_reply import generic_reply
+from therapy_audit.judging.text import normalise, without_client_words
 from therapy_audit.providers.baseline_api import BASELINE_REPLIES
 from therapy_audit.stimuli.load import load_check_groups
 from therapy_audit.stimuli.schema import PatternCheck

@@ -25,7 +25,7 @@ from inspect_ai.log import read_eval_log
 
 from therapy_audit.analysis.headline import INVALID, METRICS, VALID, scorecard
 from therapy_audit.experiments.crisis import analysis as crisis_tables
-from therapy_audit.judging.checks import generic_reply
+from therapy_audit.judging.generic_reply import generic_reply
 
 #: The paper's reference figures (Moore et al. 2025, steel-man prompt, no
 #: context): comparable only with ``paper_crisis``'s one-criterion rate.
