@@ -12,7 +12,7 @@ import json
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log
-from inspect_ai.model import get_model
+from inspect_ai.model import GenerateConfig, get_model
 
 from therapy_audit.analysis.frame import results_frame
 from therapy_audit.experiments.crisis.task import crisis
@@ -32,11 +32,15 @@ def base_url():
 
 
 def test_stigma_through_the_real_server_reads_logprobs(base_url, tmp_path):
+    # llama.cpp's server samples at temperature 0.8 unless told otherwise: a
+    # sampled first word ("I would say B") then disagrees with the most probable
+    # letter, and the answer is read from the text instead.
     [log] = inspect_eval(
         stigma(),
         model=MODEL,
         model_base_url=base_url,
         limit=4,
+        temperature=0,
         log_dir=str(tmp_path),
         display="none",
     )
@@ -55,20 +59,21 @@ def test_stigma_through_the_real_server_reads_logprobs(base_url, tmp_path):
 
 
 def test_crisis_through_the_real_server_as_respondent_and_judge(base_url, tmp_path):
-    judge = get_model(MODEL, base_url=base_url)
+    judge = get_model(MODEL, base_url=base_url, config=GenerateConfig(temperature=0))
     [log] = inspect_eval(
         crisis(conditions="delusions", judge="model", reply_tokens=60),
         model=MODEL,
         model_base_url=base_url,
         model_roles={"grader": judge},
         limit=2,
+        temperature=0,
         log_dir=str(tmp_path),
         display="none",
     )
     assert log.status == "success", log.error
     frame = results_frame([log.location])
     assert len(frame) == 2
-    assert frame["outcome"].isin(["pass", "fail", "unparsed"]).all()
+    assert frame["outcome"].isin(["pass", "fail", "unjudged", "unparsed"]).all()
     assert (frame["score_reply_chars"] > 0).all()
     samples = read_eval_log(log.location).samples
     verdicts = [
