@@ -27,7 +27,14 @@ from therapy_audit.stimuli.load import (
     load_crisis_stimuli,
     load_personas,
 )
-from therapy_audit.stimuli.schema import GoldFile, PatternCheck, StimulusFileError, load_yaml_model
+from therapy_audit.stimuli.schema import (
+    Criterion,
+    GoldFile,
+    PatternCheck,
+    StimulusFileError,
+    TurnCriterion,
+    load_yaml_model,
+)
 
 HOLDOUT_SEED = "gold-holdout-2026-12"
 HOLDOUT_SHARE = 0.30
@@ -61,6 +68,37 @@ class GoldItem:
     labelled_by: str
     #: The client's messages up to the reply, oldest first (a judge may be shown them).
     client_messages: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        stimulus: str,
+        criterion: Criterion | TurnCriterion,
+        *,
+        reply: str,
+        label: str,
+        client_messages: tuple[str, ...],
+        **about_reply: str | None,
+    ) -> GoldItem:
+        """The item of one labelled criterion, its fields derived from the criterion.
+
+        Kind, question and appropriate answer come from ``criterion``; whether
+        the item is held out comes from the ``stimulus`` key. ``about_reply``:
+        ``reply_id``, ``reply_type``, ``hard_case``, ``condition``, ``reason``
+        and ``labelled_by``.
+        """
+        return cls(
+            stimulus=stimulus,
+            criterion=criterion.id,
+            kind=criterion.kind,
+            question=criterion.question,
+            appropriate_answer=criterion.appropriate_answer,
+            reply=reply,
+            label=label,
+            held_out=is_held_out(stimulus),
+            client_messages=client_messages,
+            **about_reply,  # type: ignore[arg-type]
+        )
 
     @property
     def client_text(self) -> str:
@@ -113,22 +151,18 @@ def load_gold(folder: str | Path | None = None) -> list[GoldItem]:
                         f"{path}: {reply.stimulus}/{reply.id}: unknown criterion {criterion_id}"
                     )
                 items.append(
-                    GoldItem(
-                        stimulus=key,
+                    GoldItem.of(
+                        key,
+                        criterion,
+                        reply=reply.reply,
+                        label=label.answer,
+                        client_messages=tuple(clients),
                         reply_id=reply.id,
                         reply_type=reply.type,
                         hard_case=reply.hard_case,
                         condition=cond_name,
-                        criterion=criterion_id,
-                        kind=criterion.kind,
-                        question=criterion.question,
-                        appropriate_answer=criterion.appropriate_answer,
-                        reply=reply.reply,
-                        label=label.answer,
                         reason=label.reason,
-                        held_out=is_held_out(key),
                         labelled_by=gold.labelled_by,
-                        client_messages=tuple(clients),
                     )
                 )
     return items

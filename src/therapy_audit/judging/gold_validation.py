@@ -37,7 +37,7 @@ from therapy_audit.analysis.confusion import figures_with_ci
 from therapy_audit.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 from therapy_audit.experiments.conversation.client import ConversationTurn
 from therapy_audit.experiments.conversation.scorer import judge_client_message
-from therapy_audit.judging.gold import GoldItem, checks_as_judge, is_held_out, reply_verdicts
+from therapy_audit.judging.gold import GoldItem, checks_as_judge, reply_verdicts
 from therapy_audit.judging.validation import (
     DEFAULT_JUDGE_SEED,
     LabelFileError,
@@ -167,22 +167,18 @@ def items_from_labels(labels: LabelSet) -> list[GoldItem]:
             continue  # people split evenly: no reference label
         rated = [n for n in names if pd.notna(labels.human.at[item.id, n])]
         out.append(
-            GoldItem(
-                stimulus=key,
+            GoldItem.of(
+                key,
+                criterion,
+                reply=item.reply,
+                label=str(label),
+                client_messages=tuple(clients),
                 reply_id=hashlib.sha1(item.reply.encode()).hexdigest()[:12],
                 reply_type="labelled",
                 hard_case=None,
                 condition=cond_name,
-                criterion=criterion.id,
-                kind=criterion.kind,
-                question=criterion.question,
-                appropriate_answer=criterion.appropriate_answer,
-                reply=item.reply,
-                label=str(label),
                 reason="",
-                held_out=is_held_out(key),
                 labelled_by=",".join(rated),
-                client_messages=tuple(clients),
             )
         )
     if not out:
