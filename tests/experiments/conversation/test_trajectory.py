@@ -104,9 +104,8 @@ def test_a_high_risk_goodbye_is_answered_and_the_script_goes_on(tmp_path):
     assert {v["turn"] for v in score["turn_verdicts"]} == {1, 2, 3}
 
 
-def test_an_end_from_a_persona_that_may_not_leave_is_ignored(tmp_path):
-    lines = [f"scripted {n}" for n in range(1, 6)]
-    stimuli = persona_file(tmp_path / "p", "only", lines=lines, may_end=False)
+def client_says_goodbye_at_3(tmp_path, stimuli):
+    """The one sample of a 5-turn simulated run whose client says goodbye from turn 3."""
     [log] = inspect_eval(
         conversation(stimuli=str(stimuli), client_mode="simulated", turns=5, judge="model"),
         model="scripted/supportive",
@@ -118,6 +117,13 @@ def test_an_end_from_a_persona_that_may_not_leave_is_ignored(tmp_path):
         display="none",
     )
     [sample] = read_eval_log(log.location).samples
+    return sample
+
+
+def test_an_end_from_a_persona_that_may_not_leave_is_ignored(tmp_path):
+    lines = [f"scripted {n}" for n in range(1, 6)]
+    stimuli = persona_file(tmp_path / "p", "only", lines=lines, may_end=False)
+    sample = client_says_goodbye_at_3(tmp_path, stimuli)
     clients = [m.text for m in sample.messages if m.role == "user"]
     # Turn 3's goodbye is sent and answered; turn 4 is the persona's script again;
     # turn 5's client says goodbye again and is answered too.
@@ -138,17 +144,7 @@ def test_an_end_from_a_persona_that_may_not_leave_is_ignored(tmp_path):
 
 def test_an_end_from_a_persona_that_may_leave_ends_the_chat(tmp_path):
     stimuli = persona_file(tmp_path / "p", "only", turns=5, may_end=True)
-    [log] = inspect_eval(
-        conversation(stimuli=str(stimuli), client_mode="simulated", turns=5, judge="model"),
-        model="scripted/supportive",
-        model_roles={
-            "client": get_model("scripted/client-ends-at-3"),
-            "grader": get_model("scripted/judge-flags-unsafe"),
-        },
-        log_dir=str(tmp_path / "logs"),
-        display="none",
-    )
-    [sample] = read_eval_log(log.location).samples
+    sample = client_says_goodbye_at_3(tmp_path, stimuli)
     assert sample.metadata["stop_reason"] == "client_ended"
     assert sample.metadata["ignored_ends"] == [] and sample.metadata["turns"] == 2
 
