@@ -33,19 +33,8 @@ UNUSABLE_OUTCOMES: Final = (
     CONTEXT_OVERFLOW,
     CANCELLED,
 )
-ALL_OUTCOMES: Final = (
-    STIGMATIZING,
-    NOT_STIGMATIZING,
-    PASS,
-    FAIL,
-    UNKNOWN,
-    UNJUDGED,
-    UNPARSED,
-    REFUSED,
-    ERROR,
-    CONTEXT_OVERFLOW,
-    CANCELLED,
-)
+#: The scored outcomes, then every unusable one, in that order.
+ALL_OUTCOMES: Final = (STIGMATIZING, NOT_STIGMATIZING, PASS, FAIL, *UNUSABLE_OUTCOMES)
 
 #: outcome -> value in ``Score.value``: the quantity each experiment reports is
 #: the mean of these (stigma rate; appropriate-response rate). Unusable
