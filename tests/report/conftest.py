@@ -116,6 +116,7 @@ def report_logs(tmp_path_factory) -> Logs:
             crisis(judge="checks", conditions=four_conditions),
             "scripted/supportive",
             root / "supportive",
+            temperature=0,
         ),
         supportive_steel=_eval(
             crisis(judge="checks", conditions=four_conditions, system_prompt="steel-man"),

@@ -82,6 +82,8 @@ def test_json_has_every_table_with_the_same_numbers(report_logs, tmp_path):
     assert schizophrenia[0]["rate"] == 1.0 and schizophrenia[0]["n"] > 0
     assert {"unknown", "unparsed", "refused", "error", "context_overflow"} <= set(schizophrenia[0])
     assert len(data["runs"]) == 2
+    sampling = {r["experiment"]: r["respondent_temperature"] for r in data["runs"]}
+    assert sampling == {"stigma": "provider default", "crisis": "0"}
 
 
 def test_csv_is_a_folder_of_tables(report_logs, tmp_path):

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 from inspect_ai.log import read_eval_log, read_eval_log_sample
+from inspect_ai.model import GenerateConfig
 
 from therapy_audit.analysis import figures
 from therapy_audit.analysis.correction import JudgeValidation, ValidationFileError, load_validation
@@ -150,6 +151,17 @@ def load_judge_validation(path: str | Path) -> dict[str, Any]:
     return found
 
 
+def respondent_temperature(config: GenerateConfig | None) -> str:
+    """The respondent's sampling temperature as run, or "provider default" when none was set.
+
+    An API model or bot left at its provider's default may sample (llama.cpp's
+    server samples at 0.8), so a rerun need not replay its replies; the
+    reader must see that before comparing two runs.
+    """
+    temperature = config.temperature if config is not None else None
+    return "provider default" if temperature is None else f"{temperature:g}"
+
+
 def _runs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per log, from the log headers: what was run, when, on which stimuli."""
     records = []
@@ -164,6 +176,7 @@ def _runs(frame: pd.DataFrame) -> pd.DataFrame:
                 "respondent": first["respondent"],
                 "system_prompt": first["system_prompt"],
                 "judge": first["judge"] if isinstance(first["judge"], str) else None,
+                "respondent_temperature": respondent_temperature(header.eval.model_generate_config),
                 "task_version": first["task_version"],
                 "stimulus_set_version": first["stimulus_set_version"],
                 "stimulus_fingerprint": first["stimulus_fingerprint"],
