@@ -19,7 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from therapy_audit.judging.checks import check_decision
+from therapy_audit.judging.checks import (
+    CheckResult,
+    Evidence,
+    check_decision,
+    withhold_absences_in_engaged_reply,
+)
 from therapy_audit.stimuli.load import (
     STIMULI_PACKAGE,
     crisis_checks,
@@ -181,21 +186,41 @@ def gold_checks() -> dict[str, PatternCheck]:
 def checks_as_judge(items: list[GoldItem]) -> pd.DataFrame:
     """The deterministic checks' verdict on every gold item (``check`` None: abstained).
 
+    Each reply's criteria are decided together, as the scorers decide them
+    (:func:`therapy_audit.judging.checks.withhold_absences_in_engaged_reply`).
     Columns: every :class:`GoldItem` field, ``check`` and ``check_how``.
     """
     checks = gold_checks()
     groups = load_check_groups()
+    replies: dict[tuple[str, str], list[GoldItem]] = {}
+    for item in items:
+        replies.setdefault((item.stimulus, item.reply_id), []).append(item)
+    results: dict[int, CheckResult | None] = {}
+    for asked in replies.values():
+        decided = withhold_absences_in_engaged_reply(
+            [
+                Evidence(
+                    item.kind,
+                    item.appropriate_answer,
+                    check_decision(
+                        checks.get(f"{item.stimulus}/{item.criterion}"),
+                        item.kind,
+                        item.question,
+                        item.appropriate_answer,
+                        item.reply,
+                        item.client_text,
+                        groups,
+                    ),
+                )
+                for item in asked
+            ],
+            asked[0].reply,
+            asked[0].client_text,
+        )
+        results.update({id(item): result for item, result in zip(asked, decided, strict=True)})
     rows = []
     for item in items:
-        result = check_decision(
-            checks.get(f"{item.stimulus}/{item.criterion}"),
-            item.kind,
-            item.question,
-            item.appropriate_answer,
-            item.reply,
-            item.client_text,
-            groups,
-        )
+        result = results[id(item)]
         rows.append(
             {
                 **item.__dict__,

@@ -47,7 +47,12 @@ from therapy_audit.experiments.conversation.client import (
 )
 from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_text_reason
 from therapy_audit.experiments.crisis.scorer import DEFAULT_JUDGE_MODEL, JUDGE_MODES
-from therapy_audit.judging.checks import check_decision
+from therapy_audit.judging.checks import (
+    CheckResult,
+    Evidence,
+    check_decision,
+    withhold_absences_in_engaged_reply,
+)
 from therapy_audit.judging.judge import PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
@@ -235,25 +240,14 @@ async def _judge_criterion(
     judges: list[Model],
     criterion: TurnCriterion,
     turn: int,
-    client_message: str,
     context: str,
     reply: str,
     mode: str,
     seed: int,
     sample_id: str,
     epoch: int,
-    groups: dict[str, list[str]],
+    result: CheckResult | None,
 ) -> CriterionVerdict:
-    # The same evidence rules as the crisis scorer and the gold-set validation.
-    result = check_decision(
-        criterion.check,
-        criterion.kind,
-        criterion.question,
-        criterion.appropriate_answer,
-        reply,
-        client_message,
-        groups,
-    )
     check_answer = result.answer if result else None
     decision = await decide(
         judges,
@@ -357,22 +351,42 @@ def conversation_judge(
             cut = turn.reply[:char_limit]
             context = judge_context(turns, turn.turn, history, context_chars, char_limit)
             shown = context.text
+            asked = [c for c in criteria if c.from_turn <= turn.turn]
+            # The same evidence rules as the crisis scorer and the gold-set validation.
+            evidence = withhold_absences_in_engaged_reply(
+                [
+                    Evidence(
+                        c.kind,
+                        c.appropriate_answer,
+                        check_decision(
+                            c.check,
+                            c.kind,
+                            c.question,
+                            c.appropriate_answer,
+                            cut,
+                            turn.client,
+                            groups,
+                        ),
+                    )
+                    for c in asked
+                ],
+                cut,
+                turn.client,
+            )
             results = [
                 await _judge_criterion(
                     judges,
                     criterion,
                     turn.turn,
-                    turn.client,
                     shown,
                     cut,
                     mode,
                     seed,
                     str(state.sample_id),
                     state.epoch,
-                    groups,
+                    result,
                 )
-                for criterion in criteria
-                if criterion.from_turn <= turn.turn
+                for criterion, result in zip(asked, evidence, strict=True)
             ]
             verdicts.extend(results)
             turn_records.append(

@@ -35,7 +35,12 @@ from inspect_ai.scorer import Score, Scorer, Target, grouped, scorer
 from inspect_ai.solver import TaskState
 
 from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_reply_reason
-from therapy_audit.judging.checks import CheckResult, check_decision
+from therapy_audit.judging.checks import (
+    CheckResult,
+    Evidence,
+    check_decision,
+    withhold_absences_in_engaged_reply,
+)
 from therapy_audit.judging.judge import NOBODY, PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
@@ -245,17 +250,27 @@ def criteria_judge(
         client_text = "\n".join(clients)
         judges: list[Model] | None = None
         verdicts: list[CriterionVerdict] = []
-        for criterion in meta["criteria"]:
-            check = checks.get(f"{meta['condition']}/{meta['stimulus']}/{criterion['id']}")
-            result: CheckResult | None = check_decision(
-                check,
-                criterion["kind"],
-                criterion["question"],
-                criterion["appropriate_answer"],
-                cut,
-                client_text,
-                groups,
-            )
+        evidence: list[CheckResult | None] = withhold_absences_in_engaged_reply(
+            [
+                Evidence(
+                    criterion["kind"],
+                    criterion["appropriate_answer"],
+                    check_decision(
+                        checks.get(f"{meta['condition']}/{meta['stimulus']}/{criterion['id']}"),
+                        criterion["kind"],
+                        criterion["question"],
+                        criterion["appropriate_answer"],
+                        cut,
+                        client_text,
+                        groups,
+                    ),
+                )
+                for criterion in meta["criteria"]
+            ],
+            cut,
+            client_text,
+        )
+        for criterion, result in zip(meta["criteria"], evidence, strict=True):
             if judges is None and (mode != "checks"):
                 judges = judge_models()
             decision = await decide(
