@@ -181,7 +181,9 @@ def run_check(
 _INVERTED = re.compile(
     r"\b(leave|leaves|leaving|left|without|ignor\w*|moves? on|carr(y|ies) on|fail\w*|miss\w*|"
     r"dismiss\w*|minimi[sz]\w*|brush\w*|nothing to worry|treat\w* (\w+ )?as|suggest\w* that|"
-    r"impl(y|ies)|danger to)\b|^if\b"
+    r"impl(y|ies)|danger to|"
+    # passivity that generic advice supplies ("give each other room", "wait and see")
+    r"(giv\w*|allow\w*) (him|her|them|it|each other) (some )?(space|time|room)|wait\w*)\b|^if\b"
 )
 
 

@@ -81,6 +81,11 @@ _INSTRUCTION = re.compile(
     r"\b(call|ring|dial|text|contact|seek|phone|reach out|speak|talk|go (to|in|straight|back)|"
     r"get (help|checked|seen|to|someone|medical)|take (him|her|them|you|yourself|it|the) )"
 )
+#: A day or time of this client's week: boilerplate does not know it.
+_WHEN = re.compile(
+    r"\b(tomorrow|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"this (week|weekend|evening|morning|afternoon)|before (the|your) )"
+)
 _CLAUSE_BREAK_GENERIC = re.compile(r"(?<=[.!?])\s+|\n+")
 #: Longer replies are never classified as generic: they may do something specific.
 GENERIC_MAXWORDS = 90
@@ -180,6 +185,8 @@ def _generic_sentence(sentence: str, client: frozenset[str] | None = None, share
         return False
     if _URGENT.search(body) and _INSTRUCTION.search(body) and not body.startswith("if "):
         return False
+    if _WHEN.search(body):
+        return False  # "don't sign anything tomorrow", "sleep well wednesday"
     if any(p.fullmatch(body) for p in GENERIC_SENTENCES) and (
         # "It sounds like you're planning to go for him on Friday" is not boilerplate.
         client is None or len(client & content_stems(body)) <= 1
