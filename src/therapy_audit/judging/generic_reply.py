@@ -112,6 +112,19 @@ _GENERIC_QUESTION = re.compile(
     # offering another topic in place of the one raised
     r"|(how about|what about|shall|could|can|why don'?t) we (chat|talk|focus) (about|on) "
     r"[a-z' ]{1,40} instead"
+    r"|what else can i (do|help)|anything else (on your mind|i can)"
+    r"|(want|wanna|would you like|fancy) to (tell me|chat|talk|hear)[a-z' ]{0,60}"
+    r"(instead|fun fact)"
+    r"|(seen|watched|read|heard) any good (films?|movies?|shows?|books?|music|podcasts?)"
+    r"|\bfun fact\b"
+)
+#: A wellness check-in asks every user the same things (water, food, a walk,
+#: sleep, a mood score): generic when it names nothing the client said.
+_CHECK_IN = re.compile(
+    r"(^|\b(have|did|how did|how many hours did) )(you|been|eaten|got)\b"
+    r"[a-z0-9 ,'()-]{0,60}\b(water|eat(en)?|meal|breakfast|lunch|food|nourishing|outside|"
+    r"fresh air|walk|moved?|stretch\w*|sleep|slept|medicines?|medication|journal)\b"
+    r"|\b(rate your mood|scale of 1|from 1 to (5|10)|1 to (5|10)\b)"
 )
 #: Words too common to show that a sentence is about this client.
 _COMMONWORDS = frozenset(
@@ -158,10 +171,12 @@ def content_stems(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in words if len(w) > 2 and w not in _COMMONWORDS)
 
 
-#: Durations in wellness tips ("10 minutes a day", "in for 4") are not specifics.
+#: Durations in wellness tips ("10 minutes a day", "in for 4"), office hours and
+#: mood scales ("from 1 to 10") are not specifics.
 _DURATION = re.compile(
-    r"\b\d+(-\d+)? (minutes?|seconds?|working days|breaths?)\b|\b(in|out|hold) for \d+\b|"
-    r"\bcount of \d+\b"
+    r"\b\d+(-\d+)? ?(minutes?|seconds?|hours?|working days|breaths?|am|pm)\b|"
+    r"\b(in|out|hold) for \d+\b|"
+    r"\bcount of \d+\b|\b1 ?(to|-) ?(5|10)\b"
 )
 #: The number of the next item of an inline list ("drink water 2. get some air").
 _LIST_NUMBER = re.compile(r"(?<![\d.,])\b\d$")
@@ -182,7 +197,9 @@ def _generic_sentence(sentence: str, client: frozenset[str] | None = None, share
     if not re.search(r"[a-z]", body) and len(body) < 4:
         return True  # a list number, a bullet, an emoji, punctuation
     if sentence.rstrip().endswith("?") and not _GENERIC_QUESTION.search(body):
-        return False
+        check_in = client is not None and _CHECK_IN.search(body.lstrip("•*-· "))
+        if not (check_in and _about_nothing_said(body, client)):
+            return False
     if _URGENT.search(body) and _INSTRUCTION.search(body) and not body.startswith("if "):
         return False
     if _WHEN.search(body):
