@@ -107,6 +107,7 @@ def test_held_out_accuracy_is_reported_apart_and_holds(judged):
 def test_replies_written_for_tuning_the_generic_rule_are_development_only(gold):
     """Sessions 4 and 5 wrote replies to widen the rule; none may touch the held-out part."""
     ids = {"refusal-2", "boilerplate-2", "brief", "refusal-3", "boilerplate-3", "brief-2"}
+    ids |= {"partial-2"}
     added = [i for i in gold if i.reply_id in ids]
     replies = {(i.stimulus, i.reply_id) for i in added}
     assert len(replies) == len(ids) * len({i.stimulus for i in added})
