@@ -69,7 +69,7 @@ def test_checks_are_accurate_on_what_they_decide_and_decide_enough(judged):
 
 
 #: Shares of refusal/boilerplate replies the checks must decide ``fail``. Measured in
-#: session 5: development 673/723 (93%; with the 278 replies of a third round
+#: session 5: development 683/723 (94%; with the 278 replies of a third round
 #: written in harder voices, on which the rule of session 4 decided 243/278 before
 #: any change), held-out: see the closing note of session 5. None is ever decided
 #: ``pass``. Deciding the rest would mean failing care criteria in replies that
