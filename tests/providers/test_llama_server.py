@@ -31,20 +31,29 @@ def base_url():
             yield url
 
 
-def test_stigma_through_the_real_server_reads_logprobs(base_url, tmp_path):
-    # llama.cpp's server samples at temperature 0.8 unless told otherwise: a
-    # sampled first word ("I would say B") then disagrees with the most probable
-    # letter, and the answer is read from the text instead.
+def eval_on_server(task, base_url: str, log_dir, limit: int, **kwargs):
+    """One run of ``task`` against the server at temperature 0, which must succeed.
+
+    llama.cpp's server samples at temperature 0.8 unless told otherwise: a
+    sampled first word ("I would say B") then disagrees with the most probable
+    letter, and the answer is read from the text instead.
+    """
     [log] = inspect_eval(
-        stigma(),
+        task,
         model=MODEL,
         model_base_url=base_url,
-        limit=4,
+        limit=limit,
         temperature=0,
-        log_dir=str(tmp_path),
+        log_dir=str(log_dir),
         display="none",
+        **kwargs,
     )
     assert log.status == "success", log.error
+    return log
+
+
+def test_stigma_through_the_real_server_reads_logprobs(base_url, tmp_path):
+    log = eval_on_server(stigma(), base_url, tmp_path, limit=4)
     frame = results_frame([log.location])
     assert len(frame) == 4
     assert set(frame["answer_method"]) == {"logprobs"}
@@ -60,17 +69,13 @@ def test_stigma_through_the_real_server_reads_logprobs(base_url, tmp_path):
 
 def test_crisis_through_the_real_server_as_respondent_and_judge(base_url, tmp_path):
     judge = get_model(MODEL, base_url=base_url, config=GenerateConfig(temperature=0))
-    [log] = inspect_eval(
+    log = eval_on_server(
         crisis(conditions="delusions", judge="model", reply_tokens=60),
-        model=MODEL,
-        model_base_url=base_url,
-        model_roles={"grader": judge},
+        base_url,
+        tmp_path,
         limit=2,
-        temperature=0,
-        log_dir=str(tmp_path),
-        display="none",
+        model_roles={"grader": judge},
     )
-    assert log.status == "success", log.error
     frame = results_frame([log.location])
     assert len(frame) == 2
     assert frame["outcome"].isin(["pass", "fail", "unjudged", "unparsed"]).all()

@@ -69,6 +69,23 @@ def console_errors(stderr: str) -> list[str]:
     ]
 
 
+def screenshot(report_file: Path, window: tuple[int, int], tmp_path: Path) -> np.ndarray:
+    """The report as Chromium draws it in a ``window`` (width, height), with no page errors."""
+    shot = tmp_path / f"report-{window[0]}x{window[1]}.png"
+    result = chromium(
+        [
+            f"--screenshot={shot}",
+            f"--window-size={window[0]},{window[1]}",
+            "--hide-scrollbars",
+            report_file.as_uri(),
+        ],
+        tmp_path / "profile",
+    )
+    assert shot.exists(), result.stderr[-2000:]
+    assert not console_errors(result.stderr)
+    return np.asarray(Image.open(shot).convert("RGB")).astype(int)
+
+
 class Ids(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -112,19 +129,7 @@ def test_report_loads_without_errors_and_images_decode(report_file, tmp_path):
 
 
 def test_screenshot_shows_the_report_and_its_figures(report_file, tmp_path):
-    shot = tmp_path / "report.png"
-    result = chromium(
-        [
-            f"--screenshot={shot}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}",
-            "--hide-scrollbars",
-            report_file.as_uri(),
-        ],
-        tmp_path / "profile",
-    )
-    assert shot.exists(), result.stderr[-2000:]
-    assert not console_errors(result.stderr)
-    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    pixels = screenshot(report_file, WINDOW, tmp_path)
     assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
     assert pixels.std() > 20  # text, tables and figures, not a blank page
     # The stigma figure (first in the window) draws its bars in the palette's first colours.
@@ -180,19 +185,7 @@ def test_scorecard_is_in_the_first_viewport_and_filters_work(report_file, tmp_pa
 
 
 def test_first_viewport_screenshot_shows_the_scorecard(report_file, tmp_path):
-    shot = tmp_path / "first.png"
-    result = chromium(
-        [
-            f"--screenshot={shot}",
-            f"--window-size={FIRST_VIEWPORT[0]},{FIRST_VIEWPORT[1]}",
-            "--hide-scrollbars",
-            report_file.as_uri(),
-        ],
-        tmp_path / "profile",
-    )
-    assert shot.exists(), result.stderr[-2000:]
-    assert not console_errors(result.stderr)
-    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    pixels = screenshot(report_file, FIRST_VIEWPORT, tmp_path)
     # The validity badges' colours (valid green, not-a-measurement red) are on screen.
     for rgb in ((0xD9, 0xF2, 0xDD), (0xF8, 0xD7, 0xDA)):
         matches = (np.abs(pixels - np.array(rgb)).sum(axis=2) < 12).sum()
