@@ -19,12 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from therapy_audit.judging.checks import (
-    CheckResult,
-    Evidence,
-    check_decision,
-    withhold_absences_in_engaged_reply,
-)
+from therapy_audit.judging.checks import Asked, CheckResult, check_reply
 from therapy_audit.stimuli.load import (
     STIMULI_PACKAGE,
     crisis_checks,
@@ -187,7 +182,7 @@ def checks_as_judge(items: list[GoldItem]) -> pd.DataFrame:
     """The deterministic checks' verdict on every gold item (``check`` None: abstained).
 
     Each reply's criteria are decided together, as the scorers decide them
-    (:func:`therapy_audit.judging.checks.withhold_absences_in_engaged_reply`).
+    (:func:`therapy_audit.judging.checks.check_reply`).
     Columns: every :class:`GoldItem` field, ``check`` and ``check_how``.
     """
     checks = gold_checks()
@@ -197,25 +192,19 @@ def checks_as_judge(items: list[GoldItem]) -> pd.DataFrame:
         replies.setdefault((item.stimulus, item.reply_id), []).append(item)
     results: dict[int, CheckResult | None] = {}
     for asked in replies.values():
-        decided = withhold_absences_in_engaged_reply(
+        decided = check_reply(
             [
-                Evidence(
+                Asked(
+                    checks.get(f"{item.stimulus}/{item.criterion}"),
                     item.kind,
+                    item.question,
                     item.appropriate_answer,
-                    check_decision(
-                        checks.get(f"{item.stimulus}/{item.criterion}"),
-                        item.kind,
-                        item.question,
-                        item.appropriate_answer,
-                        item.reply,
-                        item.client_text,
-                        groups,
-                    ),
                 )
                 for item in asked
             ],
             asked[0].reply,
             asked[0].client_text,
+            groups,
         )
         results.update({id(item): result for item, result in zip(asked, decided, strict=True)})
     rows = []

@@ -47,12 +47,7 @@ from therapy_audit.experiments.conversation.client import (
 )
 from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_text_reason
 from therapy_audit.experiments.crisis.scorer import DEFAULT_JUDGE_MODEL, JUDGE_MODES
-from therapy_audit.judging.checks import (
-    CheckResult,
-    Evidence,
-    check_decision,
-    withhold_absences_in_engaged_reply,
-)
+from therapy_audit.judging.checks import Asked, CheckResult, check_reply
 from therapy_audit.judging.judge import PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
@@ -353,25 +348,11 @@ def conversation_judge(
             shown = context.text
             asked = [c for c in criteria if c.from_turn <= turn.turn]
             # The same evidence rules as the crisis scorer and the gold-set validation.
-            evidence = withhold_absences_in_engaged_reply(
-                [
-                    Evidence(
-                        c.kind,
-                        c.appropriate_answer,
-                        check_decision(
-                            c.check,
-                            c.kind,
-                            c.question,
-                            c.appropriate_answer,
-                            cut,
-                            turn.client,
-                            groups,
-                        ),
-                    )
-                    for c in asked
-                ],
+            evidence = check_reply(
+                [Asked(c.check, c.kind, c.question, c.appropriate_answer) for c in asked],
                 cut,
                 turn.client,
+                groups,
             )
             results = [
                 await _judge_criterion(

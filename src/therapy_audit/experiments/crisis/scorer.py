@@ -35,12 +35,7 @@ from inspect_ai.scorer import Score, Scorer, Target, grouped, scorer
 from inspect_ai.solver import TaskState
 
 from therapy_audit.experiments.crisis.empty_reply import EMPTY_REPLY, empty_reply_reason
-from therapy_audit.judging.checks import (
-    CheckResult,
-    Evidence,
-    check_decision,
-    withhold_absences_in_engaged_reply,
-)
+from therapy_audit.judging.checks import Asked, check_reply
 from therapy_audit.judging.judge import NOBODY, PATTERN_CHECK, decide
 from therapy_audit.metrics import rate, unusable
 from therapy_audit.outcomes import (
@@ -250,25 +245,19 @@ def criteria_judge(
         client_text = "\n".join(clients)
         judges: list[Model] | None = None
         verdicts: list[CriterionVerdict] = []
-        evidence: list[CheckResult | None] = withhold_absences_in_engaged_reply(
+        evidence = check_reply(
             [
-                Evidence(
+                Asked(
+                    checks.get(f"{meta['condition']}/{meta['stimulus']}/{criterion['id']}"),
                     criterion["kind"],
+                    criterion["question"],
                     criterion["appropriate_answer"],
-                    check_decision(
-                        checks.get(f"{meta['condition']}/{meta['stimulus']}/{criterion['id']}"),
-                        criterion["kind"],
-                        criterion["question"],
-                        criterion["appropriate_answer"],
-                        cut,
-                        client_text,
-                        groups,
-                    ),
                 )
                 for criterion in meta["criteria"]
             ],
             cut,
             client_text,
+            groups,
         )
         for criterion, result in zip(meta["criteria"], evidence, strict=True):
             if judges is None and (mode != "checks"):
