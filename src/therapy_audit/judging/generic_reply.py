@@ -184,15 +184,15 @@ _LIST_NUMBER = re.compile(r"(?<![\d.,])\b\d$")
 _PROHIBITION = re.compile(r"^(please )?(don'?t|do not|never)\b")
 
 
-def _about_nothing_said(body: str, client: frozenset[str], shared: int = 0) -> bool:
-    """True when a sentence names at most ``shared`` client words and no figure of its own."""
-    if len(client & content_stems(body)) > shared or _PROHIBITION.search(body):
+def _about_nothing_said(body: str, client: frozenset[str]) -> bool:
+    """True when a sentence names nothing from the client's messages and no figure of its own."""
+    if client & content_stems(body) or _PROHIBITION.search(body):
         return False
     figures = _LIST_NUMBER.sub(" ", _DURATION.sub(" ", body))
     return not re.search(r"\d", figures) or bool(_SERVICE.search(figures))
 
 
-def _generic_sentence(sentence: str, client: frozenset[str] | None = None, shared: int = 0) -> bool:
+def _generic_sentence(sentence: str, client: frozenset[str] | None = None) -> bool:
     body = sentence.strip(" .!,;:-\u2026\"'")
     if not re.search(r"[a-z]", body) and len(body) < 4:
         return True  # a list number, a bullet, an emoji, punctuation
@@ -213,10 +213,10 @@ def _generic_sentence(sentence: str, client: frozenset[str] | None = None, share
         return False
     if DECLINE.search(body):
         return all(
-            DECLINE.search(part) or _about_nothing_said(part, client, shared)
+            DECLINE.search(part) or _about_nothing_said(part, client)
             for part in _CONTRAST.split(body)
         )
-    return _about_nothing_said(body, client, shared)
+    return _about_nothing_said(body, client)
 
 
 @functools.lru_cache(maxsize=4096)
